@@ -1,0 +1,149 @@
+"""The steerable kernel basis (paper section 4.2, numpy, computed at build time).
+
+For an input field of order ``l`` and an output field of order ``j`` every
+equivariant kernel ``K(Rx) = D^j(R) K(x) D^l(R)^T`` is a combination of
+
+    kappa^{jl,Jm}(x)[o, i] = sum_c Q^J[o, i, c] Y^J_c(x/|x|) phi_m(|x|),
+    |j - l| <= J <= j + l,  J <= J_max(shell m).
+
+Basis arrays use Keras's Conv3D layout: ``[n_basis, kx, ky, kz, 2l+1, 2j+1]``.
+"""
+
+import functools
+
+import numpy as np
+
+from keras_se3.basis.config import get_basis_config
+from keras_se3.basis.lattice import angular_radial, sample_on_grid
+from keras_se3.so3 import change_of_basis
+from keras_se3.so3.spherical_harmonics import _check_order
+
+
+def normalize_kernel_size(kernel_size):
+    """``kernel_size`` as a tuple of three odd positive ints."""
+    sizes = (kernel_size,) * 3 if np.ndim(kernel_size) == 0 else tuple(kernel_size)
+    if len(sizes) != 3 or not all(
+        isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0 for s in sizes
+    ):
+        raise ValueError(
+            f"`kernel_size` must be a positive int or a tuple of 3 positive ints, "
+            f"got {kernel_size!r}."
+        )
+    if any(s % 2 == 0 for s in sizes):
+        raise ValueError(
+            f"`kernel_size` must be odd, got {kernel_size!r}: an even kernel has no "
+            "centre voxel, so it cannot be rotated onto itself about a grid point."
+        )
+    return tuple(int(s) for s in sizes)
+
+
+def normalize_spacing(spacing):
+    """``spacing`` as a tuple of three positive floats (voxel size along x, y, z)."""
+    steps = (spacing,) * 3 if np.ndim(spacing) == 0 else tuple(spacing)
+    if len(steps) != 3 or not all(np.isfinite(s) and s > 0 for s in steps):
+        raise ValueError(
+            f"`spacing` must be a positive number or 3 positive numbers (dx, dy, dz), "
+            f"got {spacing!r}."
+        )
+    return tuple(float(s) for s in steps)
+
+
+def grid_points(kernel_size, spacing=1.0):
+    """Voxel centres of the kernel ``[kx*ky*kz, 3]`` in units of the smallest spacing."""
+    sizes, steps = normalize_kernel_size(kernel_size), normalize_spacing(spacing)
+    unit = min(steps)
+    axes = [(np.arange(s) - (s - 1) / 2) * d / unit for s, d in zip(sizes, steps)]
+    return np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
+
+
+def _max_radius(kernel_size, spacing):
+    sizes, steps = normalize_kernel_size(kernel_size), normalize_spacing(spacing)
+    unit = min(steps)
+    return min((s // 2) * d / unit for s, d in zip(sizes, steps))
+
+
+def basis_elements(l_in, l_out, kernel_size, spacing=1.0, basis="default"):
+    """The ``(J, radius, width)`` triples that index the basis of one pair, in order."""
+    l_in, l_out = _check_order(l_in), _check_order(l_out)
+    config = get_basis_config(basis)
+    max_radius = _max_radius(kernel_size, spacing)
+    radii, widths = config.shells(max_radius)
+    bandlimit = config.bandlimit_fn()
+    out = []
+    for radius, width in zip(radii, widths):
+        j_max = bandlimit(radius, max_radius)
+        for J in range(abs(l_in - l_out), l_in + l_out + 1):
+            # At r = 0 a direction is undefined: only J = 0 survives.
+            if J <= j_max and (radius > 1e-9 or J == 0):
+                out.append((J, float(radius), float(width)))
+    return out
+
+
+def basis_size(l_in, l_out, kernel_size, spacing=1.0, basis="default"):
+    """Number of basis kernels for the pair ``l_in -> l_out``."""
+    return len(basis_elements(l_in, l_out, kernel_size, spacing, basis))
+
+
+@functools.lru_cache(maxsize=256)
+def _grid_fields(J, radius, width, kernel_size, spacing, config):
+    points = grid_points(kernel_size, spacing)
+    field = sample_on_grid(J, radius, width, points, config.moment_order)
+    norm = np.linalg.norm(field)
+    if norm < 1e-12:
+        raise ValueError(
+            f"The basis shell at radius {radius} (J = {J}) has no support on a "
+            f"{kernel_size} kernel; choose radii inside the kernel."
+        )
+    return field / norm, norm
+
+
+def kernel_basis(l_in, l_out, kernel_size, spacing=1.0, basis="default"):
+    """The sampled basis of the pair ``l_in -> l_out`` on the kernel grid.
+
+    Args:
+        l_in, l_out: orders of the input and output fields.
+        kernel_size: odd int or 3 odd ints.
+        spacing: voxel size, one number or ``(dx, dy, dz)``.
+        basis: preset name (``"default"``, ``"paper"``), ``BasisConfig`` or dict.
+
+    Returns:
+        float64 array ``[n_basis, kx, ky, kz, 2 l_in + 1, 2 l_out + 1]``; every
+        basis kernel has unit Frobenius norm.  A pure function of its arguments.
+    """
+    sizes, steps = normalize_kernel_size(kernel_size), normalize_spacing(spacing)
+    config = get_basis_config(basis)
+    elements = basis_elements(l_in, l_out, sizes, steps, config)
+    out = np.zeros((len(elements),) + sizes + (2 * l_in + 1, 2 * l_out + 1))
+    for index, (J, radius, width) in enumerate(elements):
+        field, _ = _grid_fields(J, radius, width, sizes, steps, config)
+        q = change_of_basis(l_out, l_in, J)  # [out, in, 2J+1]
+        # Q is an isometry, so the kernel keeps the field's unit norm.
+        out[index] = np.einsum("oic,pc->pio", q, field).reshape(out.shape[1:])
+    return out
+
+
+def evaluate_basis(l_in, l_out, points, kernel_size, spacing=1.0, basis="default"):
+    """The same basis as :func:`kernel_basis`, evaluated at arbitrary points.
+
+    This is the analytic basis (before any grid correction), scaled by the same
+    constants as the grid version.  Use it to check the kernel constraint
+    ``K(Rx) = D^{l_out}(R) K(x) D^{l_in}(R)^T`` away from the grid.
+
+    Args:
+        points: ``[N, 3]`` in units of the smallest voxel spacing.
+
+    Returns:
+        ``[n_basis, N, 2 l_in + 1, 2 l_out + 1]``.
+    """
+    sizes, steps = normalize_kernel_size(kernel_size), normalize_spacing(spacing)
+    config = get_basis_config(basis)
+    points = np.asarray(points, dtype=np.float64)
+    if points.ndim != 2 or points.shape[1] != 3:
+        raise ValueError(f"`points` must have shape [N, 3], got {points.shape}.")
+    elements = basis_elements(l_in, l_out, sizes, steps, config)
+    out = np.zeros((len(elements), len(points), 2 * l_in + 1, 2 * l_out + 1))
+    for index, (J, radius, width) in enumerate(elements):
+        _, norm = _grid_fields(J, radius, width, sizes, steps, config)
+        field = angular_radial(J, radius, width, points) / norm
+        out[index] = np.einsum("oic,pc->pio", change_of_basis(l_out, l_in, J), field)
+    return out
