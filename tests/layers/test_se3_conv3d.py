@@ -1,0 +1,219 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_se3 import FieldType, SE3Conv3D, so3
+
+TYPE_PAIRS = [
+    ("2x0 + 1x1 + 1x2 + 1x0 + 1x3", "1x1 + 2x0 + 1x3 + 1x2"),
+    ("3x1", "1x0 + 1x2"),
+    ("1x3 + 1x0", "2x3 + 1x1"),
+]
+
+
+def _relative(a, b):
+    return np.linalg.norm(a - b) / np.linalg.norm(b)
+
+
+def _random_input(field_type, size=9, batch=2, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(batch, size, size, size, FieldType(field_type).dim)).astype(
+        "float32"
+    )
+
+
+@pytest.mark.parametrize("basis", ["default", "paper"])
+@pytest.mark.parametrize("in_type, out_type", TYPE_PAIRS)
+def test_exact_equivariance_under_cube_rotations(basis, in_type, out_type):
+    layer = SE3Conv3D(
+        out_type, 5, in_fields=in_type, basis=basis, bias_initializer="random_normal"
+    )
+    x = _random_input(in_type)
+    y = np.asarray(layer(x))
+    for rotation in so3.cube_rotations():
+        y_rot = np.asarray(layer(so3.rotate_grid(x, rotation, in_type)))
+        assert _relative(y_rot, so3.rotate_grid(y, rotation, out_type)) <= 1e-5
+
+
+def test_vectors_rotate_with_the_plain_rotation_matrix():
+    layer = SE3Conv3D("1x1", 5, in_fields="1x0", use_bias=False)
+    x = _random_input("1x0")
+    y = np.asarray(layer(x))
+    for rotation in so3.cube_rotations():
+        y_rot = np.asarray(layer(so3.rotate_grid(x, rotation)))
+        # Spatial part only (scalars), then the vector components by R itself.
+        expected = so3.rotate_grid(y, rotation) @ rotation.T
+        assert _relative(y_rot, expected.astype("float32")) <= 1e-5
+
+
+def test_vector_components_are_x_y_z_along_array_axes():
+    layer = SE3Conv3D("1x1", 3, in_fields="1x0", use_bias=False)
+    for axis in range(3):
+        x = np.zeros((1, 5, 5, 5, 1), "float32")
+        index = [2, 2, 2]
+        index[axis] = 3  # a point at +1 along array axis `axis`
+        x[(0, *index, 0)] = 1.0
+        v = np.asarray(layer(x))[0, 2, 2, 2]
+        # The centre sees the point only along `axis`: the vector is parallel to it.
+        others = np.delete(v, axis)
+        assert abs(v[axis]) > 1e-3 and np.allclose(others, 0.0, atol=1e-6 * abs(v[axis]))
+
+
+def test_bias_only_on_scalar_fields():
+    layer = SE3Conv3D("1x1 + 2x0 + 1x2", 3, in_fields="1x0", bias_initializer="ones")
+    y = np.asarray(layer(np.zeros((1, 4, 4, 4, 1), "float32")))
+    np.testing.assert_array_equal(y[..., 3:5], 1.0)
+    np.testing.assert_array_equal(y[..., :3], 0.0)
+    np.testing.assert_array_equal(y[..., 5:], 0.0)
+    assert layer.bias.shape == (2,)
+
+
+def test_weights_basis_frozen_coefficients_trainable():
+    layer = SE3Conv3D("2x0 + 1x1", 5, in_fields="1x0 + 1x1")
+    layer.build((None, 8, 8, 8, 4))
+    assert all("basis" in w.path for w in layer.non_trainable_weights)
+    assert all("basis" not in w.path for w in layer.trainable_weights)
+    # 4 pairs, with the paper's-style counts of the default basis at k = 5.
+    n_coefficients = sum(int(np.prod(w.shape)) for w in layer.trainable_weights)
+    assert n_coefficients > 0
+    assert layer.kernel.shape == (5, 5, 5, 4, 5)
+
+
+@pytest.mark.parametrize(
+    "kwargs, in_size, out_size",
+    [
+        ({"padding": "same"}, 9, 9),
+        ({"padding": "valid"}, 9, 5),
+        ({"padding": 1}, 9, 7),
+        ({"padding": "same", "strides": 2}, 9, 5),
+        ({"padding": "same", "strides": 2}, 8, 4),
+        ({"padding": "valid", "dilation_rate": 2}, 9, 1),
+        ({"padding": "same", "dilation_rate": 2}, 9, 9),
+    ],
+)
+def test_output_shapes(kwargs, in_size, out_size):
+    layer = SE3Conv3D("1x0 + 1x1", 5, in_fields="1x0", **kwargs)
+    x = np.zeros((2, in_size, in_size, in_size, 1), "float32")
+    assert tuple(layer(x).shape) == (2, out_size, out_size, out_size, 4)
+    assert layer.compute_output_shape(x.shape) == (2, out_size, out_size, out_size, 4)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"strides": 2}, {"dilation_rate": 2}, {"padding": 2, "strides": 2}]
+)
+def test_symmetric_padding_keeps_exact_equivariance(kwargs):
+    # Odd grid, symmetric padding: the subsampled grid stays centred, so the
+    # cube rotations still commute with the layer.
+    layer = SE3Conv3D("1x0 + 1x1", 3, in_fields="1x1", use_bias=False, **kwargs)
+    x = _random_input("1x1", size=9)
+    y = np.asarray(layer(x))
+    for rotation in so3.cube_rotations()[::5]:
+        y_rot = np.asarray(layer(so3.rotate_grid(x, rotation, "1x1")))
+        assert _relative(y_rot, so3.rotate_grid(y, rotation, "1x0 + 1x1")) <= 1e-5
+
+
+@pytest.mark.parametrize("basis", ["default", "paper"])
+@pytest.mark.parametrize(
+    "in_type, out_type",
+    [("1x0", "24x0"), ("2x0 + 2x1 + 2x2 + 2x3", "4x0 + 2x1 + 2x2 + 1x3"), ("3x2", "2x1")],
+)
+def test_random_layer_keeps_white_input_at_unit_variance(basis, in_type, out_type):
+    # The default initialiser: unit-variance white input gives unit-variance
+    # output, for every output order (each basis kernel has unit norm).
+    keras.utils.set_random_seed(0)
+    x = _random_input(in_type, size=20, batch=1, seed=3)
+    out = FieldType(out_type)
+    stds = []
+    for seed in range(6):
+        keras.utils.set_random_seed(seed)
+        layer = SE3Conv3D(out, 5, in_fields=in_type, basis=basis, use_bias=False)
+        stds.append(np.asarray(layer(x))[:, 4:-4, 4:-4, 4:-4].std())
+    assert 0.8 <= np.sqrt(np.mean(np.square(stds))) <= 1.25, stds
+
+
+def test_sequential_functional_and_fit():
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 8, 1)),
+            SE3Conv3D("2x0 + 1x1", 3),
+            SE3Conv3D("1x0", 3, in_fields="2x0 + 1x1"),
+        ]
+    )
+    inputs = keras.Input((8, 8, 8, 1))
+    outputs = SE3Conv3D("1x0", 3)(inputs)
+    functional = keras.Model(inputs, outputs)
+    x = _random_input("1x0", size=8, batch=4)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
+    history = model.fit(x, x, epochs=5, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert functional(x).shape == (4, 8, 8, 8, 1)
+
+
+def test_save_and_reload_bit_identical(tmp_path):
+    keras.utils.set_random_seed(2)
+    inputs = keras.Input((8, 8, 8, 4))
+    hidden = SE3Conv3D("2x0 + 1x2", 3, in_fields="1x0 + 1x1", basis="paper")(inputs)
+    outputs = SE3Conv3D("1x1", 5, in_fields="2x0 + 1x2", padding="valid")(hidden)
+    model = keras.Model(inputs, outputs)
+    x = _random_input("1x0 + 1x1", size=8)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    reloaded = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_array_equal(np.asarray(reloaded(x)), np.asarray(model(x)))
+    config = reloaded.layers[1].get_config()
+    assert config["in_fields"] == "1x0 + 1x1" and config["basis"]["bandlimit"] == "compromise"
+
+
+def test_config_round_trip():
+    layer = SE3Conv3D(
+        "2x0 + 1x1", (3, 3, 5), in_fields="1x2", strides=2, padding=1, spacing=(1, 1, 0.5)
+    )
+    clone = SE3Conv3D.from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision_keeps_float32_variables(policy):
+    layer = SE3Conv3D("1x0 + 1x1", 3, in_fields="1x0 + 1x1", dtype=policy)
+    x = _random_input("1x0 + 1x1", size=6)
+    y = layer(x)
+    assert keras.backend.standardize_dtype(y.dtype) == policy.split("_")[1]
+    assert all(w.dtype == "float32" for w in layer.weights)
+    reference = SE3Conv3D("1x0 + 1x1", 3, in_fields="1x0 + 1x1")
+    reference.build(x.shape)
+    reference.set_weights(layer.get_weights())
+    expected = np.asarray(reference(x))
+    assert _relative(np.asarray(y, dtype="float32"), expected) < 3e-2
+
+
+def test_wrong_channel_count_names_both():
+    layer = SE3Conv3D("1x0", 3, in_fields="2x1")
+    with pytest.raises(ValueError, match=r"'2x1' \(6 channels\).*has 4 channels"):
+        layer(np.zeros((1, 5, 5, 5, 4), "float32"))
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"kernel_size": 4}, "odd"),
+        ({"kernel_size": 3, "padding": "full"}, "padding"),
+        ({"kernel_size": 3, "strides": 0}, "strides"),
+        ({"kernel_size": 3, "basis": "nope"}, "Unknown basis"),
+        ({"kernel_size": 3, "spacing": -1.0}, "spacing"),
+    ],
+)
+def test_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        SE3Conv3D("1x0", **kwargs)
+
+
+def test_bad_field_string():
+    with pytest.raises(ValueError, match="Cannot read"):
+        SE3Conv3D("8 scalars", 3)
+
+
+def test_input_too_small():
+    layer = SE3Conv3D("1x0", 5, padding="valid")
+    with pytest.raises(ValueError, match="too small"):
+        layer.compute_output_shape((1, 3, 3, 3, 1))
