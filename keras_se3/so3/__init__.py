@@ -5,6 +5,7 @@ from keras_se3.so3.rotations import (
     as_matrix,
     cube_rotations,
     random_rotation,
+    resample_grid,
     rotate_grid,
     rotation_about_axis,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "change_of_basis",
     "cube_rotations",
     "random_rotation",
+    "resample_grid",
     "rotate_grid",
     "rotation_about_axis",
     "spherical_harmonics",

@@ -98,3 +98,40 @@ def rotate_grid(grid, rotation, field_type=None):
             )
         out = out @ ftype.representation(matrix).T.astype(out.dtype)
     return out
+
+
+def resample_grid(grid, rotation, field_type=None, order=3):
+    """Rotate a feature map ``[batch, X, Y, Z, C]`` by any rotation, by resampling.
+
+    Computes ``[R f](x) = D(R) f(R^-1 x)`` with spline interpolation
+    (``scipy.ndimage.map_coordinates``, zero outside the grid), about the grid
+    centre.  Unlike :func:`rotate_grid` this is approximate: use it for smooth
+    fields and compare inside the inscribed ball.
+    """
+    from scipy.ndimage import map_coordinates
+
+    from keras_se3.field_type import FieldType
+
+    matrix = as_matrix(rotation)
+    grid = np.asarray(grid)
+    if grid.ndim != 5:
+        raise ValueError(f"Expected a [batch, X, Y, Z, C] array, got shape {grid.shape}.")
+    centre = (np.array(grid.shape[1:4]) - 1) / 2
+    axes = [np.arange(n) - c for n, c in zip(grid.shape[1:4], centre)]
+    coords = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1)
+    source = (coords @ matrix + centre).reshape(-1, 3).T  # R^-1 x, as indices
+    out = np.empty(grid.shape, dtype=np.float64)
+    for b in range(grid.shape[0]):
+        for c in range(grid.shape[-1]):
+            out[b, ..., c] = map_coordinates(
+                grid[b, ..., c].astype(np.float64), source, order=order, mode="constant"
+            ).reshape(grid.shape[1:4])
+    if field_type is not None:
+        ftype = FieldType(field_type)
+        if ftype.dim != grid.shape[-1]:
+            raise ValueError(
+                f"Field type {ftype} has {ftype.dim} channels but the grid has "
+                f"{grid.shape[-1]}."
+            )
+        out = out @ ftype.representation(matrix).T
+    return out
