@@ -18,19 +18,22 @@ _GENERIC_ROTATIONS = Rotation.from_euler(
 @functools.lru_cache(maxsize=None)
 def _change_of_basis_cached(j, l, J):
     dj, dl, dJ = 2 * j + 1, 2 * l + 1, 2 * J + 1
-    blocks = []
+    gram = np.zeros((dj * dl * dJ,) * 2)
     for rotation in _GENERIC_ROTATIONS:
         a = np.kron(wigner_D(j, rotation), wigner_D(l, rotation))
         b = wigner_D(J, rotation)
         # Row-major vec: vec(A Q - Q B) = (A ⊗ I - I ⊗ B^T) vec(Q).
-        blocks.append(np.kron(a, np.eye(dJ)) - np.kron(np.eye(dj * dl), b.T))
-    _, singular, vh = np.linalg.svd(np.concatenate(blocks, axis=0))
-    if singular[-1] > 1e-8 or (len(singular) > 1 and singular[-2] < 1e-4):
+        block = np.kron(a, np.eye(dJ)) - np.kron(np.eye(dj * dl), b.T)
+        gram += block.T @ block
+    # The null space of the stacked constraints is the kernel of their Gram matrix
+    # (symmetric, so eigh: much cheaper than an SVD of the stack).
+    eigenvalues, eigenvectors = np.linalg.eigh(gram)
+    if eigenvalues[0] > 1e-9 or (len(eigenvalues) > 1 and eigenvalues[1] < 1e-6):
         raise RuntimeError(
             f"Clebsch-Gordan null space for ({j}, {l}) -> {J} is not one-dimensional "
-            f"(singular values {singular[-2:]}); this is a bug in keras_se3."
+            f"(eigenvalues {eigenvalues[:2]}); this is a bug in keras_se3."
         )
-    q = vh[-1].reshape(dj, dl, dJ)
+    q = eigenvectors[:, 0].reshape(dj, dl, dJ)
     # Schur: Q^T Q is a multiple of the identity; make it the identity.
     q *= np.sqrt(dJ) / np.linalg.norm(q)
     # Fix the sign: the first clearly non-zero entry (in C order) is positive.
