@@ -82,7 +82,7 @@ def run_setting(fields, batch, grid, kernel, reps):
     plain.build(x.shape)
     fns = {"SE3Conv3D": _steps(steerable, x), "Conv3D": _steps(plain, x)}
     times = {(name, kind): [] for name in fns for kind in ("fwd", "fwd+bwd")}
-    for name, (fwd, fwd_bwd) in fns.items():  # trace and warm up
+    for fwd, fwd_bwd in fns.values():  # trace and warm up
         _time(fwd, x), _time(fwd_bwd, x)
     for _ in range(reps):  # interleaved, so drifts hit both alike
         for name, (fwd, fwd_bwd) in fns.items():

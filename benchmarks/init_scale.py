@@ -47,7 +47,11 @@ def main():
             FieldType(o).dim, 5, padding="same", use_bias=False
         ),
         "Conv3D he_normal": lambda i, o: keras.layers.Conv3D(
-            FieldType(o).dim, 5, padding="same", use_bias=False, kernel_initializer="he_normal"
+            FieldType(o).dim,
+            5,
+            padding="same",
+            use_bias=False,
+            kernel_initializer="he_normal",
         ),
     }
     print("| layer | " + " | ".join(f"depth {d + 1}" for d in range(DEPTH)) + " |")

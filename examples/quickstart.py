@@ -113,8 +113,12 @@ def main():
         path = os.path.join(tmp, "quickstart.keras")
         model.save(path)
         reloaded = keras.saving.load_model(path, safe_mode=True)
-        same = np.array_equal(reloaded.predict(x_val, verbose=0), model.predict(x_val, verbose=0))
-    print(f"\nSaved and reloaded ({path.rsplit('/', 1)[-1]}): identical outputs: {same}")
+        same = np.array_equal(
+            reloaded.predict(x_val, verbose=0), model.predict(x_val, verbose=0)
+        )
+    print(
+        f"\nSaved and reloaded ({path.rsplit('/', 1)[-1]}): identical outputs: {same}"
+    )
     print(f"Done in {time.perf_counter() - start:.0f} s.")
     if not same or after >= before:
         raise SystemExit("quickstart: something is wrong (see above)")

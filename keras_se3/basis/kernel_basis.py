@@ -23,7 +23,8 @@ def normalize_kernel_size(kernel_size):
     """``kernel_size`` as a tuple of three odd positive ints."""
     sizes = (kernel_size,) * 3 if np.ndim(kernel_size) == 0 else tuple(kernel_size)
     if len(sizes) != 3 or not all(
-        isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0 for s in sizes
+        isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0
+        for s in sizes
     ):
         raise ValueError(
             f"`kernel_size` must be a positive int or a tuple of 3 positive ints, "
@@ -49,7 +50,7 @@ def normalize_spacing(spacing):
 
 
 def grid_points(kernel_size, spacing=1.0):
-    """Voxel centres of the kernel ``[kx*ky*kz, 3]`` in units of the smallest spacing."""
+    """Kernel voxel centres ``[kx*ky*kz, 3]``, in units of the smallest spacing."""
     sizes, steps = normalize_kernel_size(kernel_size), normalize_spacing(spacing)
     unit = min(steps)
     axes = [(np.arange(s) - (s - 1) / 2) * d / unit for s, d in zip(sizes, steps)]

@@ -23,7 +23,9 @@ def _triple(value, name):
         isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
         for v in values
     ):
-        raise ValueError(f"`{name}` must be a positive int or 3 positive ints, got {value!r}.")
+        raise ValueError(
+            f"`{name}` must be a positive int or 3 positive ints, got {value!r}."
+        )
     return tuple(int(v) for v in values)
 
 
@@ -134,7 +136,9 @@ class SE3Conv3D(keras.layers.Layer):
         self.spacing = normalize_spacing(spacing)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = (
-            None if kernel_initializer is None else keras.initializers.get(kernel_initializer)
+            None
+            if kernel_initializer is None
+            else keras.initializers.get(kernel_initializer)
         )
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
@@ -186,8 +190,11 @@ class SE3Conv3D(keras.layers.Layer):
                     initializer=_constant(array),
                     trainable=False,
                 )
-                initializer = self.kernel_initializer or keras.initializers.RandomNormal(
-                    stddev=math.sqrt((2 * l_out + 1) / (n_basis * fan_in))
+                initializer = (
+                    self.kernel_initializer
+                    or keras.initializers.RandomNormal(
+                        stddev=math.sqrt((2 * l_out + 1) / (n_basis * fan_in))
+                    )
                 )
                 self._coefficients[l_in, l_out] = self.add_weight(
                     name=f"coefficients_{l_in}_{l_out}",
@@ -246,7 +253,9 @@ class SE3Conv3D(keras.layers.Layer):
                 else:
                     block = ops.zeros(k + (d_in, d_out), dtype=self.compute_dtype)
                 blocks.append(block)
-            columns.append(ops.concatenate(blocks, axis=3) if len(blocks) > 1 else blocks[0])
+            columns.append(
+                ops.concatenate(blocks, axis=3) if len(blocks) > 1 else blocks[0]
+            )
         kernel = ops.concatenate(columns, axis=4) if len(columns) > 1 else columns[0]
         if self._in_gather is not None:
             kernel = ops.take(kernel, self._in_gather, axis=3)
@@ -258,7 +267,9 @@ class SE3Conv3D(keras.layers.Layer):
         if self.padding == "valid":
             return None
         if self.padding == "same":
-            return tuple(r * (k - 1) // 2 for r, k in zip(self.dilation_rate, self.kernel_size))
+            return tuple(
+                r * (k - 1) // 2 for r, k in zip(self.dilation_rate, self.kernel_size)
+            )
         return self.padding
 
     def call(self, inputs):
@@ -319,9 +330,13 @@ class SE3Conv3D(keras.layers.Layer):
                 if self.kernel_initializer is None
                 else keras.initializers.serialize(self.kernel_initializer),
                 "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+                "kernel_regularizer": keras.regularizers.serialize(
+                    self.kernel_regularizer
+                ),
                 "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
-                "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
+                "kernel_constraint": keras.constraints.serialize(
+                    self.kernel_constraint
+                ),
                 "bias_constraint": keras.constraints.serialize(self.bias_constraint),
             }
         )

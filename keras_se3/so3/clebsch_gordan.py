@@ -15,7 +15,7 @@ _GENERIC_ROTATIONS = Rotation.from_euler(
 ).as_matrix()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _change_of_basis_cached(j, l, J):
     dj, dl, dJ = 2 * j + 1, 2 * l + 1, 2 * J + 1
     gram = np.zeros((dj * dl * dJ,) * 2)

@@ -30,7 +30,7 @@ def as_matrix(rotation):
 
 
 def random_rotation(n=None, seed=None):
-    """Haar-random rotation matrices: ``[3, 3]`` if ``n`` is None, else ``[n, 3, 3]``."""
+    """Haar-random rotations: ``[3, 3]`` if ``n`` is None, else ``[n, 3, 3]``."""
     return Rotation.random(n, random_state=seed).as_matrix()
 
 
@@ -79,7 +79,9 @@ def rotate_grid(grid, rotation, field_type=None):
     matrix = np.rint(matrix).astype(int)
     grid = np.asarray(grid)
     if grid.ndim != 5:
-        raise ValueError(f"Expected a [batch, X, Y, Z, C] array, got shape {grid.shape}.")
+        raise ValueError(
+            f"Expected a [batch, X, Y, Z, C] array, got shape {grid.shape}."
+        )
     sizes = grid.shape[1:4]
     if len(set(sizes)) != 1:
         raise ValueError(f"rotate_grid needs a cubic grid, got spatial shape {sizes}.")
@@ -115,7 +117,9 @@ def resample_grid(grid, rotation, field_type=None, order=3):
     matrix = as_matrix(rotation)
     grid = np.asarray(grid)
     if grid.ndim != 5:
-        raise ValueError(f"Expected a [batch, X, Y, Z, C] array, got shape {grid.shape}.")
+        raise ValueError(
+            f"Expected a [batch, X, Y, Z, C] array, got shape {grid.shape}."
+        )
     centre = (np.array(grid.shape[1:4]) - 1) / 2
     axes = [np.arange(n) - c for n, c in zip(grid.shape[1:4], centre)]
     coords = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1)

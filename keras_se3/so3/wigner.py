@@ -8,7 +8,7 @@ from keras_se3.so3.rotations import as_matrix
 from keras_se3.so3.spherical_harmonics import _check_order, spherical_harmonics
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _sphere_quadrature(l):
     """Points and weights integrating polynomials of degree <= 2l exactly."""
     cos_theta, w_theta = np.polynomial.legendre.leggauss(l + 1)

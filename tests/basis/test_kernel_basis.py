@@ -26,7 +26,9 @@ PAIRS = [(l_in, l_out) for l_in in range(4) for l_out in range(4)]
 
 @pytest.mark.parametrize("size", [3, 5, 7])
 def test_paper_basis_counts(size):
-    counts = [[basis_size(a, b, size, basis="paper") for b in range(4)] for a in range(4)]
+    counts = [
+        [basis_size(a, b, size, basis="paper") for b in range(4)] for a in range(4)
+    ]
     assert counts == PAPER_COUNTS[size]
     for a in range(4):
         for b in range(4):
@@ -81,7 +83,9 @@ def test_unit_norm_and_independent():
 def test_grid_samples_match_the_analytic_basis_for_point_sampling():
     points = grid_points(5)
     grid = kernel_basis(2, 1, 5, basis="paper").reshape(-1, 125, 5, 3)
-    np.testing.assert_allclose(grid, evaluate_basis(2, 1, points, 5, basis="paper"), atol=1e-14)
+    np.testing.assert_allclose(
+        grid, evaluate_basis(2, 1, points, 5, basis="paper"), atol=1e-14
+    )
 
 
 def test_anisotropic_spacing_uses_physical_coordinates():
@@ -96,7 +100,9 @@ def test_anisotropic_spacing_uses_physical_coordinates():
     )
     # A rotation about z maps this grid onto itself: exact equivariance there.
     quarter = so3.rotation_about_axis([0, 0, 1], np.pi / 2)
-    rotated = evaluate_basis(1, 1, points @ quarter.T, (5, 5, 3), spacing, basis="paper")
+    rotated = evaluate_basis(
+        1, 1, points @ quarter.T, (5, 5, 3), spacing, basis="paper"
+    )
     expected = np.einsum(
         "ij,bnjo,po->bnip", quarter, kernels.reshape(len(kernels), -1, 3, 3), quarter
     )

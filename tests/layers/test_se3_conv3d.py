@@ -56,7 +56,9 @@ def test_vector_components_are_x_y_z_along_array_axes():
         v = np.asarray(layer(x))[0, 2, 2, 2]
         # The centre sees the point only along `axis`: the vector is parallel to it.
         others = np.delete(v, axis)
-        assert abs(v[axis]) > 1e-3 and np.allclose(others, 0.0, atol=1e-6 * abs(v[axis]))
+        assert abs(v[axis]) > 1e-3 and np.allclose(
+            others, 0.0, atol=1e-6 * abs(v[axis])
+        )
 
 
 def test_bias_only_on_scalar_fields():
@@ -115,7 +117,11 @@ def test_symmetric_padding_keeps_exact_equivariance(kwargs):
 @pytest.mark.parametrize("basis", ["default", "paper"])
 @pytest.mark.parametrize(
     "in_type, out_type",
-    [("1x0", "24x0"), ("2x0 + 2x1 + 2x2 + 2x3", "4x0 + 2x1 + 2x2 + 1x3"), ("3x2", "2x1")],
+    [
+        ("1x0", "24x0"),
+        ("2x0 + 2x1 + 2x2 + 2x3", "4x0 + 2x1 + 2x2 + 1x3"),
+        ("3x2", "2x1"),
+    ],
 )
 def test_random_layer_keeps_white_input_at_unit_variance(basis, in_type, out_type):
     # The default initialiser: unit-variance white input gives unit-variance
@@ -162,12 +168,20 @@ def test_save_and_reload_bit_identical(tmp_path):
     reloaded = keras.saving.load_model(path, safe_mode=True)
     np.testing.assert_array_equal(np.asarray(reloaded(x)), np.asarray(model(x)))
     config = reloaded.layers[1].get_config()
-    assert config["in_fields"] == "1x0 + 1x1" and config["basis"]["bandlimit"] == "compromise"
+    assert (
+        config["in_fields"] == "1x0 + 1x1"
+        and config["basis"]["bandlimit"] == "compromise"
+    )
 
 
 def test_config_round_trip():
     layer = SE3Conv3D(
-        "2x0 + 1x1", (3, 3, 5), in_fields="1x2", strides=2, padding=1, spacing=(1, 1, 0.5)
+        "2x0 + 1x1",
+        (3, 3, 5),
+        in_fields="1x2",
+        strides=2,
+        padding=1,
+        spacing=(1, 1, 0.5),
     )
     clone = SE3Conv3D.from_config(layer.get_config())
     assert clone.get_config() == layer.get_config()

@@ -6,7 +6,9 @@ import pytest
 
 from keras_se3 import so3
 
-TRIPLES = [(j, l, J) for j in range(4) for l in range(4) for J in range(abs(j - l), j + l + 1)]
+TRIPLES = [
+    (j, l, J) for j in range(4) for l in range(4) for J in range(abs(j - l), j + l + 1)
+]
 
 
 @pytest.mark.parametrize("j, l, J", TRIPLES)

@@ -31,10 +31,14 @@ def test_scale_invariant_and_zero_vector():
     x = np.array([0.3, -0.2, 0.9])
     for l in range(4):
         np.testing.assert_allclose(
-            so3.spherical_harmonics(l, 7.5 * x), so3.spherical_harmonics(l, x), atol=1e-14
+            so3.spherical_harmonics(l, 7.5 * x),
+            so3.spherical_harmonics(l, x),
+            atol=1e-14,
         )
     assert np.all(so3.spherical_harmonics(2, np.zeros(3)) == 0)
-    np.testing.assert_allclose(so3.spherical_harmonics(0, np.zeros(3)), [0.5 / np.sqrt(np.pi)])
+    np.testing.assert_allclose(
+        so3.spherical_harmonics(0, np.zeros(3)), [0.5 / np.sqrt(np.pi)]
+    )
 
 
 def test_component_normalization():
@@ -52,8 +56,11 @@ def test_accurate_near_the_poles():
 
 @pytest.mark.parametrize(
     "args, message",
-    [((-1, [1.0, 0, 0]), "non-negative"), ((1.5, [1.0, 0, 0]), "non-negative"),
-     ((1, [1.0, 0]), "size 3")],
+    [
+        ((-1, [1.0, 0, 0]), "non-negative"),
+        ((1.5, [1.0, 0, 0]), "non-negative"),
+        ((1, [1.0, 0]), "size 3"),
+    ],
 )
 def test_bad_input(args, message):
     with pytest.raises(ValueError, match=message):

@@ -11,7 +11,9 @@ def test_homomorphism_and_orthogonality(l):
     d1, d2 = so3.wigner_D(l, r1), so3.wigner_D(l, r2)
     np.testing.assert_allclose(so3.wigner_D(l, r1 @ r2), d1 @ d2, atol=1e-10)
     np.testing.assert_allclose(d1 @ d1.T, np.eye(2 * l + 1), atol=1e-10)
-    np.testing.assert_allclose(so3.wigner_D(l, np.eye(3)), np.eye(2 * l + 1), atol=1e-12)
+    np.testing.assert_allclose(
+        so3.wigner_D(l, np.eye(3)), np.eye(2 * l + 1), atol=1e-12
+    )
     assert np.linalg.det(d1) == pytest.approx(1.0, abs=1e-10)
 
 
@@ -24,7 +26,9 @@ def test_batches_and_scipy_rotations():
     rotations = Rotation.random(4, random_state=2)
     batch = so3.wigner_D(3, rotations)
     assert batch.shape == (4, 7, 7)
-    np.testing.assert_allclose(batch[2], so3.wigner_D(3, rotations[2].as_matrix()), atol=1e-14)
+    np.testing.assert_allclose(
+        batch[2], so3.wigner_D(3, rotations[2].as_matrix()), atol=1e-14
+    )
 
 
 def test_fast_enough_for_high_orders():
