@@ -24,7 +24,7 @@ SIZE = 17  # odd: the grid centre is a voxel centre
 OUT = FieldType("1x0 + 1x1")  # one scalar field and one vector field
 
 
-def blobs(centres, weights, size=SIZE, sigma=1.5):
+def blobs(centres, weights, size=SIZE, sigma=2.0):
     """Sums of Gaussian blobs: the density [batch, n, n, n, 1] and its gradient
     times sigma [batch, n, n, n, 3], both exact (no finite differences)."""
     axis = np.arange(size) - (size - 1) / 2
