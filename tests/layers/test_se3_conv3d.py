@@ -231,3 +231,24 @@ def test_input_too_small():
     layer = SE3Conv3D("1x0", 5, padding="valid")
     with pytest.raises(ValueError, match="too small"):
         layer.compute_output_shape((1, 3, 3, 3, 1))
+
+
+def _random_type(rng, max_fields=3):
+    terms = [
+        (int(rng.integers(1, 3)), int(rng.integers(0, 4))) for _ in range(max_fields)
+    ]
+    return FieldType(terms)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_exact_equivariance_random_types(seed):
+    rng = np.random.default_rng(100 + seed)
+    in_type, out_type = _random_type(rng), _random_type(rng)
+    kernel = int(rng.choice([3, 5]))
+    layer = SE3Conv3D(out_type, kernel, in_fields=in_type, bias_initializer="ones")
+    x = _random_input(in_type, size=7, seed=seed)
+    y = np.asarray(layer(x))
+    for rotation in so3.cube_rotations():
+        y_rot = np.asarray(layer(so3.rotate_grid(x, rotation, in_type)))
+        error = _relative(y_rot, so3.rotate_grid(y, rotation, out_type))
+        assert error <= 1e-5, (str(in_type), str(out_type), error)
