@@ -30,6 +30,7 @@ the latter; it is also what ``evaluate`` uses for basis searches).
 """
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -77,7 +78,7 @@ def render(centres, amplitudes, n=GRID):
     """Sum of Gaussian blobs ``[n, n, n, dim]``."""
     p = coordinates(n)
     out = np.zeros((n, n, n, amplitudes.shape[1]))
-    for c, a in zip(centres, amplitudes):
+    for c, a in zip(centres, amplitudes, strict=True):
         g = np.exp(-np.sum((p - c) ** 2, axis=-1) / (2 * BLOB_SIGMA**2))
         out += g[..., None] * a
     return out
@@ -139,8 +140,10 @@ def random_kernel(rng, in_type, out_type, kernel_size, basis, cache=None):
             w = rng.normal(0.0, std, size=(mul_in, mul_out, n_basis))
             n_coeffs += w.size
             block = np.einsum("uvb,bxyzio->xyzuivo", w, base)
-            kernel[..., a : a + mul_in * (2 * l_in + 1), b : b + mul_out * (2 * l_out + 1)] = (
-                block.reshape(k, k, k, mul_in * (2 * l_in + 1), mul_out * (2 * l_out + 1))
+            kernel[
+                ..., a : a + mul_in * (2 * l_in + 1), b : b + mul_out * (2 * l_out + 1)
+            ] = block.reshape(
+                k, k, k, mul_in * (2 * l_in + 1), mul_out * (2 * l_out + 1)
             )
     return kernel, n_coeffs
 
@@ -203,7 +206,9 @@ class KerasLayer:
     def _apply(self, x):
         from keras import ops
 
-        return np.asarray(ops.convert_to_numpy(self.layer(x[None])))[0].astype(np.float64)
+        return np.asarray(ops.convert_to_numpy(self.layer(x[None])))[0].astype(
+            np.float64
+        )
 
     def __call__(self, x):
         return self._apply(x) - self._zero
@@ -229,17 +234,20 @@ def evaluate(basis="default", kernel_size=5, seeds=6, backend="auto", fields=FIE
     use_keras = backend == "keras" or (backend == "auto" and keras_available())
     cache, errors, floors, n_coeffs = {}, [], [], None
     for seed in range(seeds):
-        rng = np.random.default_rng(seed)
+        # Same blobs for both backends; the layer draws from its own stream.
+        centres, amplitudes = random_blobs(np.random.default_rng(seed), in_type.dim)
         if use_keras:
             layer = KerasLayer(seed, in_type, out_type, kernel_size, basis)
         else:
-            layer = NumpyLayer(rng, in_type, out_type, kernel_size, basis, cache)
+            layer_rng = np.random.default_rng([seed, 1])
+            layer = NumpyLayer(layer_rng, in_type, out_type, kernel_size, basis, cache)
         n_coeffs = layer.n_coeffs
-        centres, amplitudes = random_blobs(rng, in_type.dim)
         x = render(centres, amplitudes)
         x_rot = render(centres @ matrix.T, amplitudes @ rep.T)
         floors.append(_error(x_rot, rotate_resampled(x, matrix, rep), mask))
-        errors.append(_error(layer(x_rot), rotate_resampled(layer(x), matrix, rep), mask))
+        errors.append(
+            _error(layer(x_rot), rotate_resampled(layer(x), matrix, rep), mask)
+        )
     return {
         "basis": basis,
         "kernel_size": kernel_size,
@@ -252,21 +260,32 @@ def evaluate(basis="default", kernel_size=5, seeds=6, backend="auto", fields=FIE
 
 
 def _error(direct, rotated, mask):
-    return float(np.linalg.norm((direct - rotated)[mask]) / np.linalg.norm(rotated[mask]))
+    return float(
+        np.linalg.norm((direct - rotated)[mask]) / np.linalg.norm(rotated[mask])
+    )
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--basis", default="default", help="basis preset name")
+    parser.add_argument(
+        "--basis",
+        default="default",
+        help="basis preset name, or a BasisConfig as JSON, e.g. "
+        '\'{"widths": 0.6, "bandlimit": "compromise", "moment_order": 6}\'',
+    )
     parser.add_argument("--kernel-size", type=int, nargs="+", default=[5])
     parser.add_argument("--seeds", type=int, default=6)
     parser.add_argument("--backend", choices=("auto", "keras", "numpy"), default="auto")
     args = parser.parse_args(argv)
-    get_basis_config(args.basis)  # fail early on an unknown preset
-    print(f"basis={args.basis} fields={FIELDS} grid={GRID}^3 seeds={args.seeds}")
+    basis = args.basis
+    if basis.lstrip().startswith("{"):
+        basis = json.loads(basis)
+    basis = get_basis_config(basis)  # fail early on an unknown preset
+    print(f"basis={args.basis} ({basis})")
+    print(f"fields={FIELDS} grid={GRID}^3 seeds={args.seeds}")
     for k in args.kernel_size:
         start = time.perf_counter()
-        r = evaluate(args.basis, k, args.seeds, args.backend)
+        r = evaluate(basis, k, args.seeds, args.backend)
         print(
             f"k={k} backend={r['backend']} coefficients={r['coefficients']} "
             f"error={r['mean']:.2e} (per seed "

@@ -55,8 +55,11 @@ class BasisConfig:
             (least change, see :mod:`keras_se3.basis.lattice`) so that its spatial
             moments up to this order are those of a rotation-equivariant kernel.
             This removes the low-frequency part of the grid's anisotropy, the main
-            source of equivariance error under non-grid rotations.  ``None`` keeps
-            plain point samples (the paper's choice).
+            source of equivariance error under non-grid rotations.  It is a
+            maximum: a field whose correction at that order would remove more
+            than half of its norm (a small kernel cannot carry high moments of
+            every field, e.g. J = 2 on 3^3) uses the highest order that keeps
+            half.  ``None`` keeps plain point samples (the paper's choice).
         centre_width: width of the shell at radius 0 if it differs from the
             others (escnn uses a near-delta there).  ``None``: same rule as the
             other shells.
@@ -81,13 +84,17 @@ class BasisConfig:
         if self.radii is not None:
             radii = tuple(float(r) for r in np.atleast_1d(self.radii))
             if not radii or min(radii) < 0:
-                raise ValueError(f"`radii` must be non-negative numbers, got {self.radii!r}.")
+                raise ValueError(
+                    f"`radii` must be non-negative numbers, got {self.radii!r}."
+                )
             object.__setattr__(self, "radii", radii)
         widths = np.atleast_1d(np.asarray(self.widths, dtype=float))
         if widths.ndim != 1 or widths.size == 0 or np.any(widths <= 0):
             raise ValueError(f"`widths` must be positive numbers, got {self.widths!r}.")
         object.__setattr__(
-            self, "widths", float(widths[0]) if widths.size == 1 else tuple(widths.tolist())
+            self,
+            "widths",
+            float(widths[0]) if widths.size == 1 else tuple(widths.tolist()),
         )
         if self.moment_order is not None and (
             isinstance(self.moment_order, bool)
@@ -99,13 +106,19 @@ class BasisConfig:
                 f"{self.moment_order!r}."
             )
         if self.centre_width is not None and not self.centre_width > 0:
-            raise ValueError(f"`centre_width` must be positive, got {self.centre_width!r}.")
+            raise ValueError(
+                f"`centre_width` must be positive, got {self.centre_width!r}."
+            )
 
     def bandlimit_fn(self):
-        return BANDLIMITS[self.bandlimit] if isinstance(self.bandlimit, str) else self.bandlimit
+        return (
+            BANDLIMITS[self.bandlimit]
+            if isinstance(self.bandlimit, str)
+            else self.bandlimit
+        )
 
     def shells(self, max_radius):
-        """``(radii, widths)`` arrays of the Gaussian shells for a kernel of that radius."""
+        """``(radii, widths)`` of the Gaussian shells for a kernel of that radius."""
         if self.radii is None:
             radii = np.arange(int(math.floor(max_radius + 1e-9)) + 1, dtype=float)
         else:
@@ -144,15 +157,22 @@ class BasisConfig:
 PRESETS = {
     # Paper / se3cnn: point samples, Gaussian shells sigma 0.6 at 0..R, compromise.
     "paper": BasisConfig(radii=None, widths=0.6, bandlimit="compromise"),
-    # Low aliasing under non-grid rotations (see docs/benchmarks.md).
+    # Low aliasing under non-grid rotations (docs/benchmarks.md, "Equivariance
+    # under non-grid rotations"): escnn's shells and cutoff, and every sampled
+    # field corrected so that its spatial moments up to order 8 are those of an
+    # equivariant kernel (lower where a small kernel cannot carry them).
     "default": BasisConfig(
-        radii=None, widths=(0.6, 0.4), bandlimit="escnn", centre_width=0.005
+        radii=None,
+        widths=(0.6, 0.4),
+        bandlimit="escnn",
+        centre_width=0.005,
+        moment_order=8,
     ),
 }
 
 
 def get_basis_config(basis):
-    """Resolve ``basis`` (preset name, dict or :class:`BasisConfig`) to a BasisConfig."""
+    """Resolve ``basis`` (preset name, dict or BasisConfig) to a BasisConfig."""
     if isinstance(basis, BasisConfig):
         return basis
     if basis is None:
@@ -169,7 +189,8 @@ def get_basis_config(basis):
         unknown = set(basis) - fields
         if unknown:
             raise ValueError(
-                f"Unknown basis settings {sorted(unknown)}; BasisConfig takes {sorted(fields)}."
+                f"Unknown basis settings {sorted(unknown)}; BasisConfig takes "
+                f"{sorted(fields)}."
             )
         values = dict(basis)
         for key in ("radii", "widths"):
