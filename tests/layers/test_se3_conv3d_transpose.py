@@ -1,0 +1,51 @@
+import numpy as np
+import pytest
+
+from keras_se3 import so3
+from keras_se3.layers import SE3Conv3D, SE3Conv3DTranspose
+
+
+def _relative(a, b):
+    return np.linalg.norm(a - b) / np.linalg.norm(b)
+
+
+@pytest.mark.parametrize("strides, padding", [(2, "same"), (1, "same"), (2, "valid")])
+def test_exact_equivariance_and_centred_grid(strides, padding):
+    in_type, out_type = "2x0 + 1x1 + 1x2", "1x0 + 1x1 + 1x3"
+    layer = SE3Conv3DTranspose(
+        out_type, 3, in_fields=in_type, strides=strides, padding=padding
+    )
+    x = np.random.default_rng(0).normal(size=(2, 5, 5, 5, 10)).astype("float32")
+    y = np.asarray(layer(x))
+    assert y.shape == layer.compute_output_shape(x.shape)
+    for rotation in so3.cube_rotations():
+        y_rot = np.asarray(layer(so3.rotate_grid(x, rotation, in_type)))
+        assert _relative(y_rot, so3.rotate_grid(y, rotation, out_type)) <= 1e-5
+
+
+def test_sizes_invert_strided_downsampling():
+    down = SE3Conv3D("2x0", 3, strides=2)
+    up = SE3Conv3DTranspose("1x0", 3, in_fields="2x0", strides=2)
+    x = np.zeros((1, 9, 9, 9, 1), "float32")
+    assert tuple(up(down(x)).shape) == (1, 9, 9, 9, 1)
+
+
+def test_upsamples_a_point_into_a_centred_kernel_footprint():
+    layer = SE3Conv3DTranspose("1x0", 3, in_fields="1x0", strides=2, use_bias=False)
+    x = np.zeros((1, 3, 3, 3, 1), "float32")
+    x[0, 1, 1, 1, 0] = 1.0  # the centre voxel
+    y = np.asarray(layer(x))[0, ..., 0]
+    assert y.shape == (5, 5, 5)
+    # The centre's kernel lands on output voxels 1..3 around the output centre.
+    np.testing.assert_allclose(y[1:4, 1:4, 1:4], np.asarray(layer.kernel)[..., 0, 0])
+    assert np.count_nonzero(y) == np.count_nonzero(y[1:4, 1:4, 1:4])
+
+
+def test_config_round_trip_and_errors():
+    layer = SE3Conv3DTranspose("1x1", 3, in_fields="1x0", strides=2)
+    clone = SE3Conv3DTranspose.from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+    with pytest.raises(ValueError, match="padding"):
+        SE3Conv3DTranspose("1x1", 3, padding=1)
+    with pytest.raises(ValueError, match="dilation"):
+        SE3Conv3DTranspose("1x1", 3, dilation_rate=2)
