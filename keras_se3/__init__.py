@@ -2,8 +2,34 @@
 
 from keras_se3 import basis, so3
 from keras_se3.field_type import FieldType
-from keras_se3.layers import SE3Conv3D
+from keras_se3.layers import (
+    FieldBatchNormalization,
+    FieldDropout,
+    Gate,
+    InvariantPooling,
+    LowPassDownsampling3D,
+    NormActivation,
+    SE3Conv3D,
+    SE3Conv3DTranspose,
+    SE3GatedConv3D,
+    SE3ResidualBlock,
+)
 
 __version__ = "0.1.0"
 
-__all__ = ["FieldType", "SE3Conv3D", "basis", "so3", "__version__"]
+__all__ = [
+    "FieldBatchNormalization",
+    "FieldDropout",
+    "FieldType",
+    "Gate",
+    "InvariantPooling",
+    "LowPassDownsampling3D",
+    "NormActivation",
+    "SE3Conv3D",
+    "SE3Conv3DTranspose",
+    "SE3GatedConv3D",
+    "SE3ResidualBlock",
+    "basis",
+    "so3",
+    "__version__",
+]

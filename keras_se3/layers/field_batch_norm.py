@@ -1,0 +1,254 @@
+"""`FieldBatchNormalization`: batch normalization that respects field types."""
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_se3.field_type import FieldType
+
+
+@keras.saving.register_keras_serializable(package="keras_se3")
+class FieldBatchNormalization(keras.layers.Layer):
+    """Batch normalization of a feature map made of irreducible fields.
+
+    - Scalar fields: ordinary batch normalization, statistics over the batch and
+      all spatial positions: ``gamma * (x - mean) / sqrt(var + epsilon) + beta``.
+    - Fields of order ``l > 0``: ``gamma * v / sqrt(s + epsilon)``, where ``s`` is
+      the mean over batch and space of ``|v|^2 / (2l + 1)`` (the mean square per
+      component).  No mean subtraction and no bias (either would break
+      equivariance).
+
+    Statistics are rotation invariant, so the layer is equivariant in training and
+    in inference mode.  In training (``training=True`` and ``trainable``) it uses
+    the batch statistics and updates the moving ones,
+    ``moving = momentum * moving + (1 - momentum) * batch``; otherwise it uses the
+    moving statistics, as ``keras.layers.BatchNormalization`` does.
+
+    Weights (all float32, one entry per field; ``None`` when empty):
+
+    - ``gamma`` ``[num_fields]`` (if ``scale``): scale of every field;
+    - ``beta`` ``[num_scalar_fields]`` (if ``center``): offset of the scalars;
+    - ``moving_mean`` ``[num_scalar_fields]``: moving mean of the scalars;
+    - ``moving_variance`` ``[num_fields]``: moving variance of each scalar field,
+      moving mean square per component ``s`` of each other field.
+
+    :meth:`inference_affine` folds them to one per-channel ``x * a + b``.
+
+    Args:
+        fields: field type of input and output (``FieldType``, string like
+            ``"8x0 + 4x1"``, or list of ``(multiplicity, l)`` pairs).
+        momentum: momentum of the moving statistics.
+        epsilon: added to the variances.
+        center: learn ``beta`` (scalar fields only).
+        scale: learn ``gamma`` (one per field).  With ``center=False,
+            scale=False`` the layer has no trainable weights.
+        synchronized: compute batch statistics across replicas under a
+            ``tf.distribute`` strategy (TensorFlow backend only).
+        beta_initializer, gamma_initializer, moving_mean_initializer,
+        moving_variance_initializer: as in ``keras.layers.BatchNormalization``.
+        **kwargs: base ``keras.layers.Layer`` arguments.
+
+    Input shape:
+        ``(batch, x, y, z, fields.dim)`` (any rank >= 2 works: statistics are over
+        all axes but the last).
+
+    Output shape:
+        same as the input.
+
+    Example:
+
+    >>> bn = FieldBatchNormalization("4x0 + 2x1")
+    >>> tuple(bn(np.ones((2, 8, 8, 8, 10)), training=True).shape)
+    (2, 8, 8, 8, 10)
+    """
+
+    def __init__(
+        self,
+        fields,
+        momentum=0.99,
+        epsilon=1e-3,
+        center=True,
+        scale=True,
+        synchronized=False,
+        beta_initializer="zeros",
+        gamma_initializer="ones",
+        moving_mean_initializer="zeros",
+        moving_variance_initializer="ones",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if synchronized and keras.backend.backend() != "tensorflow":
+            raise ValueError(
+                "FieldBatchNormalization(synchronized=True) is only supported with "
+                "the TensorFlow backend."
+            )
+        self.fields = FieldType(fields)
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.synchronized = bool(synchronized)
+        self.beta_initializer = keras.initializers.get(beta_initializer)
+        self.gamma_initializer = keras.initializers.get(gamma_initializer)
+        self.moving_mean_initializer = keras.initializers.get(moving_mean_initializer)
+        self.moving_variance_initializer = keras.initializers.get(
+            moving_variance_initializer
+        )
+
+        ft = self.fields
+        orders = ft.channel_orders
+        self._scalar_channels = np.flatnonzero(orders == 0)
+        self._n_scalars = len(self._scalar_channels)
+        self._scalar_fields = np.flatnonzero(ft.field_orders == 0)
+        # Channel -> field statistic: mean over the field's channels.
+        matrix = np.zeros((ft.dim, ft.num_fields))
+        matrix[np.arange(ft.dim), ft.channel_fields] = 1.0 / (2 * orders + 1)
+        self._average_matrix = matrix
+        self._nonscalar_channel = (orders > 0).astype("float32")
+        # Channel -> index into the scalars' mean / beta, with the appended 0 for
+        # non-scalar channels.
+        index = np.full(ft.dim, self._n_scalars)
+        index[self._scalar_channels] = np.arange(self._n_scalars)
+        self._scalar_index = index
+        self.gamma = self.beta = self.moving_mean = self.moving_variance = None
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        if channels != self.fields.dim:
+            raise ValueError(
+                f"Layer '{self.name}' (FieldBatchNormalization) expects fields="
+                f"{str(self.fields)!r} ({self.fields.dim} channels), but the input "
+                f"has {channels} channels."
+            )
+        n_fields, n_scalars = self.fields.num_fields, self._n_scalars
+        if self.scale:
+            self.gamma = self.add_weight(
+                name="gamma",
+                shape=(n_fields,),
+                initializer=self.gamma_initializer,
+                trainable=True,
+                autocast=False,
+            )
+        if self.center and n_scalars:
+            self.beta = self.add_weight(
+                name="beta",
+                shape=(n_scalars,),
+                initializer=self.beta_initializer,
+                trainable=True,
+                autocast=False,
+            )
+        if n_scalars:
+            self.moving_mean = self.add_weight(
+                name="moving_mean",
+                shape=(n_scalars,),
+                initializer=self.moving_mean_initializer,
+                trainable=False,
+                autocast=False,
+            )
+        self.moving_variance = self.add_weight(
+            name="moving_variance",
+            shape=(n_fields,),
+            initializer=self.moving_variance_initializer,
+            trainable=False,
+            autocast=False,
+        )
+        self._reduction_axes = list(range(len(input_shape) - 1))
+
+    def _batch_statistics(self, inputs):
+        """Scalar means ``[n_scalars]`` and per-field variances ``[num_fields]``."""
+        mean, variance = ops.moments(
+            inputs, axes=self._reduction_axes, synchronized=self.synchronized
+        )
+        # Non-scalar channels: mean square = variance + mean^2 (no centring).
+        nonscalar = ops.convert_to_tensor(self._nonscalar_channel, dtype=inputs.dtype)
+        per_channel = variance + nonscalar * ops.square(mean)
+        matrix = ops.convert_to_tensor(self._average_matrix, dtype=inputs.dtype)
+        field_variance = ops.matmul(per_channel[None, :], matrix)[0]
+        scalar_mean = ops.take(mean, self._scalar_channels) if self._n_scalars else None
+        return scalar_mean, field_variance
+
+    def _channel_affine(self, scalar_mean, field_variance, dtype):
+        """Per-channel ``(a, b)`` with output ``x * a + b``."""
+        inv = ops.rsqrt(field_variance + self.epsilon)
+        if self.gamma is not None:
+            inv = inv * ops.cast(self.gamma, dtype)
+        a = ops.take(inv, self.fields.channel_fields)
+        if not self._n_scalars:
+            return a, None
+        zero = ops.zeros((1,), dtype=dtype)
+        offset = -scalar_mean * ops.take(inv, self._scalar_fields)
+        if self.beta is not None:
+            offset = offset + ops.cast(self.beta, dtype)
+        b = ops.take(ops.concatenate([offset, zero]), self._scalar_index)
+        return a, b
+
+    def call(self, inputs, training=None):
+        dtype = keras.backend.result_type(inputs.dtype, "float32")
+        inputs = ops.cast(inputs, dtype)
+        if training and self.trainable:
+            scalar_mean, field_variance = self._batch_statistics(inputs)
+            m = self.momentum
+            if self.moving_mean is not None:
+                self.moving_mean.assign(
+                    self.moving_mean * m
+                    + ops.cast(scalar_mean, self.moving_mean.dtype) * (1.0 - m)
+                )
+            self.moving_variance.assign(
+                self.moving_variance * m
+                + ops.cast(field_variance, self.moving_variance.dtype) * (1.0 - m)
+            )
+        else:
+            scalar_mean = (
+                None if self.moving_mean is None else ops.cast(self.moving_mean, dtype)
+            )
+            field_variance = ops.cast(self.moving_variance, dtype)
+        a, b = self._channel_affine(scalar_mean, field_variance, dtype)
+        outputs = inputs * a if b is None else inputs * a + b
+        return ops.cast(outputs, self.compute_dtype)
+
+    def inference_affine(self):
+        """The inference-mode layer as numpy ``(a, b)``, ``[dim]`` each: ``x * a + b``.
+
+        ``b`` is 0 on non-scalar channels.  Useful to fold the layer into a
+        neighbouring convolution or to export it.
+        """
+        f = self.fields
+        variance = np.asarray(self.moving_variance, dtype="float64")
+        inv = 1.0 / np.sqrt(variance + self.epsilon)
+        if self.gamma is not None:
+            inv = inv * np.asarray(self.gamma, dtype="float64")
+        a = inv[f.channel_fields]
+        b = np.zeros(f.dim)
+        if self._n_scalars:
+            offset = -np.asarray(self.moving_mean, "float64") * inv[self._scalar_fields]
+            if self.beta is not None:
+                offset = offset + np.asarray(self.beta, dtype="float64")
+            b[self._scalar_channels] = offset
+        return a, b
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "fields": str(self.fields),
+                "momentum": self.momentum,
+                "epsilon": self.epsilon,
+                "center": self.center,
+                "scale": self.scale,
+                "synchronized": self.synchronized,
+                "beta_initializer": keras.initializers.serialize(self.beta_initializer),
+                "gamma_initializer": keras.initializers.serialize(
+                    self.gamma_initializer
+                ),
+                "moving_mean_initializer": keras.initializers.serialize(
+                    self.moving_mean_initializer
+                ),
+                "moving_variance_initializer": keras.initializers.serialize(
+                    self.moving_variance_initializer
+                ),
+            }
+        )
+        return config

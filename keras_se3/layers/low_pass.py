@@ -1,0 +1,160 @@
+"""`LowPassDownsampling3D`: anti-aliased downsampling (paper section 4.4.2)."""
+
+import math
+
+import keras
+import numpy as np
+from keras import ops
+
+
+def gaussian_kernel_1d(factor):
+    """The paper's low-pass for downsampling by ``factor`` (numpy, sums to 1).
+
+    ``sigma = 0.5 * sqrt(factor^2 - 1)``, size ``int(1 + 5 sigma)`` made odd
+    (5 taps for factor 2), sampled at ``-(size-1)/2 .. (size-1)/2``.
+    """
+    if factor == 1:
+        return np.ones(1)
+    sigma = 0.5 * math.sqrt(factor**2 - 1)
+    size = int(1 + 5 * sigma)
+    size += 1 - size % 2
+    t = np.arange(size) - (size - 1) / 2
+    kernel = np.exp(-(t**2) / (2 * sigma**2))
+    return kernel / kernel.sum()
+
+
+@keras.saving.register_keras_serializable(package="keras_se3")
+class LowPassDownsampling3D(keras.layers.Layer):
+    """Downsample a 3D feature map by an integer factor, without aliasing.
+
+    The same linear filter acts on every channel, so the layer is equivariant
+    for any field type (rotations act on space and mix channels; this commutes
+    with both).
+
+    - ``method="gaussian"`` (the paper's): blur with the separable Gaussian of
+      :func:`gaussian_kernel_1d` (``sigma = 0.5 * sqrt(factor^2 - 1)``, 5 taps
+      for factor 2), zero-padded symmetrically by ``(k - 1) / 2`` on each side,
+      sampled with stride ``factor``.  Output voxel ``j`` sits on input voxel
+      ``j * factor``; output size ``(n - 1) // factor + 1``.  For odd ``n`` with
+      ``(n - 1) % factor == 0`` the output grid is centred on the input grid and
+      the layer commutes exactly with the 24 rotations of the cube.
+    - ``method="average"``: mean of non-overlapping ``factor^3`` blocks; output
+      size ``n // factor`` (trailing voxels dropped).  The output grid is centred
+      (exact cube-rotation equivariance) when ``n % factor == 0``.
+
+    Both are computed as three 1D passes (depthwise convolutions); the 1D kernel
+    is :meth:`blur_kernel_1d`, the padding :attr:`padding` and the 3D kernel
+    ``outer(k, k, k)`` (:meth:`blur_kernel_3d`), for export.
+
+    Args:
+        factor: integer downsampling factor >= 1 (the same on every axis).
+        method: ``"gaussian"`` or ``"average"``.
+        **kwargs: base ``keras.layers.Layer`` arguments.
+
+    Input shape:
+        ``(batch, x, y, z, channels)``.
+
+    Output shape:
+        ``(batch, x', y', z', channels)``, ``x' = (x - 1) // factor + 1``
+        (gaussian) or ``x // factor`` (average).
+
+    Example:
+
+    >>> down = LowPassDownsampling3D(2)
+    >>> tuple(down(np.zeros((2, 9, 9, 9, 10))).shape)
+    (2, 5, 5, 5, 10)
+    """
+
+    def __init__(self, factor=2, method="gaussian", **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(factor, bool) or not isinstance(factor, (int, np.integer)):
+            raise ValueError(f"`factor` must be an int >= 1, got {factor!r}.")
+        if factor < 1:
+            raise ValueError(f"`factor` must be an int >= 1, got {factor!r}.")
+        if method not in ("gaussian", "average"):
+            raise ValueError(
+                f"`method` must be 'gaussian' or 'average', got {method!r}."
+            )
+        self.factor = int(factor)
+        self.method = method
+        self.input_spec = keras.layers.InputSpec(ndim=5)
+
+    def blur_kernel_1d(self):
+        """The 1D filter (numpy float64, sums to 1) applied along each axis."""
+        if self.method == "average":
+            return np.full(self.factor, 1.0 / self.factor)
+        return gaussian_kernel_1d(self.factor)
+
+    def blur_kernel_3d(self):
+        """The full 3D filter ``[k, k, k]`` (the outer product of the 1D one)."""
+        k = self.blur_kernel_1d()
+        return np.einsum("i,j,k->ijk", k, k, k)
+
+    @property
+    def padding(self):
+        """Zeros added on each side of each axis before filtering."""
+        if self.method == "average":
+            return 0
+        return (len(self.blur_kernel_1d()) - 1) // 2
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        if channels is None:
+            raise ValueError(
+                "LowPassDownsampling3D needs a known number of channels (last "
+                f"axis); got input shape {input_shape}."
+            )
+        # Depthwise kernels [k, 1, C, 1] and [1, k, C, 1] (2D depthwise passes).
+        kernel = self.blur_kernel_1d()
+        column = np.tile(kernel[:, None, None, None], (1, 1, channels, 1))
+        self._kernel_rows = column.astype("float32")
+        self._kernel_cols = np.transpose(column, (1, 0, 2, 3)).astype("float32")
+
+    def _pad(self, x, axis):
+        p = self.padding
+        if not p:
+            return x
+        pads = [(0, 0)] * len(x.shape)
+        pads[axis] = (p, p)
+        return ops.pad(x, pads)
+
+    def call(self, inputs):
+        if self.factor == 1:
+            return inputs  # both filters are the identity
+        f = self.factor
+        rows = ops.convert_to_tensor(self._kernel_rows, dtype=inputs.dtype)
+        cols = ops.convert_to_tensor(self._kernel_cols, dtype=inputs.dtype)
+        shape = ops.shape(inputs)
+        batch, nx, ny, nz, c = shape
+        # Pass 1, along x: [B, X, Y*Z, C].
+        x = ops.reshape(inputs, (batch, nx, ny * nz, c))
+        x = ops.depthwise_conv(self._pad(x, 1), rows, strides=(f, 1), padding="valid")
+        mx = ops.shape(x)[1]
+        # Passes 2 and 3, along y then z: [B*X', Y, Z, C].
+        x = ops.reshape(x, (batch * mx, ny, nz, c))
+        x = ops.depthwise_conv(self._pad(x, 1), rows, strides=(f, 1), padding="valid")
+        x = ops.depthwise_conv(self._pad(x, 2), cols, strides=(1, f), padding="valid")
+        my, mz = ops.shape(x)[1], ops.shape(x)[2]
+        return ops.reshape(x, (batch, mx, my, mz, c))
+
+    def _output_size(self, n):
+        if n is None:
+            return None
+        size = (
+            n // self.factor if self.method == "average" else (n - 1) // self.factor + 1
+        )
+        if size <= 0:
+            raise ValueError(
+                f"Layer '{self.name}': a spatial axis of size {n} is too small to "
+                f"downsample by {self.factor} with method {self.method!r}."
+            )
+        return size
+
+    def compute_output_shape(self, input_shape):
+        spatial = [self._output_size(n) for n in input_shape[1:4]]
+        return (input_shape[0], *spatial, input_shape[4])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"factor": self.factor, "method": self.method})
+        return config

@@ -1,0 +1,127 @@
+"""`NormActivation`: a nonlinearity acting on the norms of the fields."""
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_se3.field_type import FieldType
+from keras_se3.layers.gate import (
+    _matmul_last,
+    place_channels,
+    select_channels,
+    spread_matrix,
+)
+
+
+@keras.saving.register_keras_serializable(package="keras_se3")
+class NormActivation(keras.layers.Layer):
+    """Norm nonlinearity: rescale each non-scalar field by a function of its norm.
+
+    Scalar fields ``s`` become ``activation(s + b)``; each non-scalar field ``v``
+    becomes ``activation(|v| + b) * v / |v|`` (its direction kept, its length
+    passed through the activation), with one bias per field.  The norm is the
+    smooth ``|v| = sqrt(sum v^2 + epsilon)``, so value and gradient stay finite at
+    ``v = 0`` (the output there is 0).
+
+    Args:
+        fields: field type of input and output (``FieldType``, string like
+            ``"8x0 + 4x1"``, or list of ``(multiplicity, l)`` pairs).
+        activation: any Keras activation (None for the identity).
+        use_bias: learn one bias per field (the weight ``bias``, in field order).
+        bias_initializer: initializer of the bias.
+        epsilon: added to the squared norm.
+        **kwargs: base ``keras.layers.Layer`` arguments.
+
+    Input shape:
+        ``(batch, ..., fields.dim)``.
+
+    Output shape:
+        same as the input.
+
+    Example:
+
+    >>> layer = NormActivation("2x0 + 1x1", activation="softplus")
+    >>> tuple(layer(np.zeros((2, 8, 8, 8, 5))).shape)
+    (2, 8, 8, 8, 5)
+    """
+
+    def __init__(
+        self,
+        fields,
+        activation="relu",
+        use_bias=True,
+        bias_initializer="zeros",
+        epsilon=1e-6,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.fields = FieldType(fields)
+        self.activation = keras.activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.epsilon = float(epsilon)
+        field_orders = self.fields.field_orders
+        self._scalar_channels = np.flatnonzero(self.fields.channel_orders == 0)
+        self._scalar_fields = np.flatnonzero(field_orders == 0)
+        self._vector_fields = np.flatnonzero(field_orders > 0)
+        # [n_vector_fields, dim]: per-field value -> its channels; transposed, it
+        # sums the squares of a field's channels.
+        self._spread = spread_matrix(self.fields, self._vector_fields)
+        self.bias = None
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        if channels != self.fields.dim:
+            raise ValueError(
+                f"Layer '{self.name}' (NormActivation) expects fields="
+                f"{str(self.fields)!r} ({self.fields.dim} channels), but the input "
+                f"has {channels} channels."
+            )
+        if self.use_bias:
+            self.bias = self.add_weight(
+                name="bias",
+                shape=(self.fields.num_fields,),
+                initializer=self.bias_initializer,
+                trainable=True,
+            )
+
+    def call(self, inputs):
+        dim = self.fields.dim
+        outputs = None
+        if len(self._vector_fields):
+            # Norms in float32 at least (a float16 epsilon would underflow).
+            dtype = keras.backend.result_type(inputs.dtype, "float32")
+            squares = ops.square(ops.cast(inputs, dtype))
+            norms = ops.sqrt(_matmul_last(squares, self._spread.T) + self.epsilon)
+            lengths = norms
+            if self.bias is not None:
+                bias = ops.take(self.bias, self._vector_fields)
+                lengths = norms + ops.cast(bias, dtype)
+            factors = self.activation(lengths) / norms
+            factors = _matmul_last(ops.cast(factors, inputs.dtype), self._spread)
+            outputs = inputs * factors  # 0 on scalar channels
+        if len(self._scalar_fields):
+            scalars = select_channels(inputs, self._scalar_channels)
+            if self.bias is not None:
+                scalars = scalars + ops.take(self.bias, self._scalar_fields)
+            scalars = place_channels(
+                self.activation(scalars), self._scalar_channels, dim
+            )
+            outputs = scalars if outputs is None else outputs + scalars
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "fields": str(self.fields),
+                "activation": keras.activations.serialize(self.activation),
+                "use_bias": self.use_bias,
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+                "epsilon": self.epsilon,
+            }
+        )
+        return config

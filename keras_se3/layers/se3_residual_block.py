@@ -1,0 +1,188 @@
+"""`SE3ResidualBlock`: the residual block of the paper's CATH network."""
+
+import keras
+
+from keras_se3.field_type import FieldType
+from keras_se3.layers.field_batch_norm import FieldBatchNormalization
+from keras_se3.layers.low_pass import LowPassDownsampling3D
+from keras_se3.layers.se3_conv3d import SE3Conv3D
+from keras_se3.layers.se3_gated_conv3d import SE3GatedConv3D
+
+
+@keras.saving.register_keras_serializable(package="keras_se3")
+class SE3ResidualBlock(keras.layers.Layer):
+    """Residual block: gated conv -> steerable conv, plus a shortcut.
+
+    Main path: :class:`SE3GatedConv3D` (``in_fields -> fields``, with ``strides``),
+    then :class:`SE3Conv3D` (``fields -> out_fields``; no bias, no activation, no
+    gates), each optionally followed by parameter-free field batch norm.
+    Shortcut: the identity where the type and resolution are unchanged,
+    otherwise a :class:`SE3Conv3D` of the same kernel size (no bias, no
+    activation) followed by the same downsampling.  The sum is not followed by
+    a nonlinearity (the next block's gate provides it).  This is the layout of
+    se3cnn's ``SE3ResNet34Small``, which gives the paper's CATH parameter count.
+
+    Args:
+        fields: field type of the inner (gated) layer.
+        kernel_size: odd int.
+        in_fields: input field type (``None``: every channel a scalar).
+        out_fields: output field type (``None``: ``fields``).
+        basis, strides, downsampling, activation, batch_norm, momentum,
+        kernel_initializer: as in :class:`SE3GatedConv3D`.
+        **kwargs: base layer arguments.
+
+    Input shape:
+        ``(batch, x, y, z, in_fields.dim)``.
+
+    Output shape:
+        ``(batch, x', y', z', out_fields.dim)``.
+
+    Example:
+
+    >>> block = SE3ResidualBlock("2x0 + 2x1", 3, in_fields="2x0 + 2x1")
+    >>> block(np.zeros((1, 9, 9, 9, 8))).shape
+    (1, 9, 9, 9, 8)
+    """
+
+    def __init__(
+        self,
+        fields,
+        kernel_size,
+        in_fields=None,
+        out_fields=None,
+        basis="default",
+        strides=1,
+        downsampling="gaussian",
+        activation="relu",
+        batch_norm=False,
+        momentum=0.99,
+        kernel_initializer=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.fields = FieldType(fields)
+        self.out_fields = FieldType(out_fields if out_fields is not None else fields)
+        self.kernel_size = kernel_size
+        self.basis = basis
+        self.strides = strides
+        self.downsampling = downsampling
+        self.activation = activation
+        self.batch_norm = bool(batch_norm)
+        self.momentum = momentum
+        self.kernel_initializer = kernel_initializer
+        policy = self.dtype_policy
+        self.gated = SE3GatedConv3D(
+            self.fields,
+            kernel_size,
+            in_fields=in_fields,
+            basis=basis,
+            strides=strides,
+            downsampling=downsampling,
+            activation=activation,
+            batch_norm=batch_norm,
+            momentum=momentum,
+            kernel_initializer=kernel_initializer,
+            dtype=policy,
+            name="gated",
+        )
+        self.conv = SE3Conv3D(
+            self.out_fields,
+            kernel_size,
+            in_fields=self.fields,
+            basis=basis,
+            use_bias=False,
+            kernel_initializer=kernel_initializer,
+            dtype=policy,
+            name="conv",
+        )
+        self.norm = self._make_norm("norm")
+        self.shortcut = None
+        self.shortcut_pool = None
+        self.shortcut_norm = None
+
+    def _make_norm(self, name):
+        if not self.batch_norm:
+            return None
+        return FieldBatchNormalization(
+            self.out_fields,
+            momentum=self.momentum,
+            center=False,
+            scale=False,
+            dtype=self.dtype_policy,
+            name=name,
+        )
+
+    @property
+    def in_fields(self):
+        return self.gated.in_fields
+
+    def build(self, input_shape):
+        self.gated.build(input_shape)
+        in_fields = self.gated.in_fields
+        inner = self.gated.compute_output_shape(input_shape)
+        self.conv.build(inner)
+        if self.norm is not None:
+            self.norm.build(self.conv.compute_output_shape(inner))
+        if in_fields != self.out_fields or self.strides > 1:
+            strided = self.downsampling == "strided"
+            self.shortcut = SE3Conv3D(
+                self.out_fields,
+                self.kernel_size,
+                in_fields=in_fields,
+                basis=self.basis,
+                strides=self.strides if strided else 1,
+                use_bias=False,
+                kernel_initializer=self.kernel_initializer,
+                dtype=self.dtype_policy,
+                name="shortcut",
+            )
+            self.shortcut.build(input_shape)
+            shape = self.shortcut.compute_output_shape(input_shape)
+            if self.strides > 1 and not strided:
+                self.shortcut_pool = LowPassDownsampling3D(
+                    self.strides,
+                    method=self.downsampling,
+                    dtype=self.dtype_policy,
+                    name="shortcut_pool",
+                )
+                self.shortcut_pool.build(shape)
+                shape = self.shortcut_pool.compute_output_shape(shape)
+            self.shortcut_norm = self._make_norm("shortcut_norm")
+            if self.shortcut_norm is not None:
+                self.shortcut_norm.build(shape)
+
+    def call(self, inputs, training=None):
+        x = self.conv(self.gated(inputs, training=training))
+        if self.norm is not None:
+            x = self.norm(x, training=training)
+        skip = inputs
+        if self.shortcut is not None:
+            skip = self.shortcut(inputs)
+            if self.shortcut_pool is not None:
+                skip = self.shortcut_pool(skip)
+            if self.shortcut_norm is not None:
+                skip = self.shortcut_norm(skip, training=training)
+        return x + skip
+
+    def compute_output_shape(self, input_shape):
+        shape = self.gated.compute_output_shape(input_shape)
+        return self.conv.compute_output_shape(shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "fields": str(self.fields),
+                "kernel_size": self.kernel_size,
+                "in_fields": None if self.in_fields is None else str(self.in_fields),
+                "out_fields": str(self.out_fields),
+                "basis": self.gated.get_config()["basis"],
+                "strides": self.strides,
+                "downsampling": self.downsampling,
+                "activation": self.gated.get_config()["activation"],
+                "batch_norm": self.batch_norm,
+                "momentum": self.momentum,
+                "kernel_initializer": self.gated.get_config()["kernel_initializer"],
+            }
+        )
+        return config

@@ -1,0 +1,14 @@
+"""The paper's networks and their plain-CNN baselines, as functions returning Models."""
+
+from keras_se3.models.cath import cath_cnn, cath_resnet
+from keras_se3.models.shrec17 import shrec17_cnn, shrec17_net
+from keras_se3.models.tetris import tetris_cnn, tetris_net
+
+__all__ = [
+    "cath_cnn",
+    "cath_resnet",
+    "shrec17_cnn",
+    "shrec17_net",
+    "tetris_cnn",
+    "tetris_net",
+]

@@ -1,0 +1,87 @@
+"""The Tetris network of the paper (section 5.1) and its CNN baseline."""
+
+import keras
+
+from keras_se3.field_type import FieldType
+from keras_se3.layers.invariant_pooling import InvariantPooling
+from keras_se3.layers.se3_gated_conv3d import SE3GatedConv3D
+
+#: (field type, stride) of the four gated layers; kernel 5 throughout.
+TETRIS_LAYERS = (
+    ("4x0 + 4x1 + 4x2 + 1x3", 1),
+    ("16x0 + 16x1 + 16x2", 2),
+    ("32x0 + 16x1 + 16x2", 2),
+    ("128x0", 1),
+)
+
+
+def tetris_net(
+    basis="paper",
+    downsampling="gaussian",
+    num_classes=8,
+    dropout=0.2,
+    input_shape=(None, None, None, 1),
+    name="tetris_se3",
+):
+    """The paper's steerable Tetris classifier.
+
+    ``(1x0) -> 4x0+4x1+4x2+1x3 -> 16x0+16x1+16x2 -> 32x0+16x1+16x2 -> 128x0``,
+    gated convolutions of kernel 5 with strides 1, 2, 2, 1 (convolution at stride
+    1, then a Gaussian low-pass and subsampling), spatial mean of the 128
+    scalars, dropout, ``Dense(num_classes)`` (logits).
+
+    Args:
+        basis: kernel basis; ``"paper"`` (default) is the paper's.
+        downsampling: ``"gaussian"`` (paper), ``"average"``, or ``"strided"``
+            (bare strided convolutions: the aliasing ablation).
+        num_classes: 8 Tetris pieces.
+        dropout: rate before the classifier.
+        input_shape: ``(x, y, z, 1)``; spatial sizes may be None.
+        name: model name.
+
+    Returns:
+        A ``keras.Model`` mapping ``[batch, x, y, z, 1]`` to logits.
+    """
+    inputs = keras.Input(input_shape, name="voxels")
+    x, fields = inputs, FieldType("1x0")
+    for index, (out_fields, stride) in enumerate(TETRIS_LAYERS):
+        x = SE3GatedConv3D(
+            out_fields,
+            5,
+            in_fields=fields,
+            basis=basis,
+            strides=stride,
+            downsampling=downsampling,
+            name=f"gated_{index + 1}",
+        )(x)
+        fields = FieldType(out_fields)
+    x = InvariantPooling(fields, name="pool")(x)
+    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    outputs = keras.layers.Dense(num_classes, name="logits")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def tetris_cnn(
+    num_classes=8, dropout=0.2, input_shape=(None, None, None, 1), name="tetris_cnn"
+):
+    """Plain-CNN baseline with the steerable net's channel counts per layer.
+
+    ``Conv3D`` layers of 43, 144, 160 and 128 channels (the dimensions of the
+    steerable net's field types), kernel 5, ReLU, strides 1, 2, 2, 1; spatial
+    mean, dropout, ``Dense(num_classes)``.
+    """
+    inputs = keras.Input(input_shape, name="voxels")
+    x = inputs
+    for index, (fields, stride) in enumerate(TETRIS_LAYERS):
+        x = keras.layers.Conv3D(
+            FieldType(fields).dim,
+            5,
+            strides=stride,
+            padding="same",
+            activation="relu",
+            name=f"conv_{index + 1}",
+        )(x)
+    x = keras.layers.GlobalAveragePooling3D(name="pool")(x)
+    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    outputs = keras.layers.Dense(num_classes, name="logits")(x)
+    return keras.Model(inputs, outputs, name=name)

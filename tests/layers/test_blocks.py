@@ -1,0 +1,106 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_se3 import FieldType, SE3GatedConv3D, SE3ResidualBlock, so3
+
+
+def _relative(a, b):
+    return np.linalg.norm(a - b) / np.linalg.norm(b)
+
+
+def _input(field_type, size, batch=2, seed=0):
+    dim = FieldType(field_type).dim
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(batch, size, size, size, dim)).astype("float32")
+
+
+@pytest.mark.parametrize("downsampling", ["gaussian", "strided"])
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_gated_conv_exact_equivariance(downsampling, batch_norm):
+    in_type, out_type = "1x0 + 1x1", "2x0 + 1x1 + 1x2"
+    block = SE3GatedConv3D(
+        out_type,
+        3,
+        in_fields=in_type,
+        strides=2,
+        downsampling=downsampling,
+        batch_norm=batch_norm,
+        dropout=0.3,
+    )
+    x = _input(in_type, 9)
+    y = np.asarray(block(x, training=False))
+    assert y.shape == (2, 5, 5, 5, FieldType(out_type).dim)
+    for rotation in so3.cube_rotations():
+        y_rot = np.asarray(block(so3.rotate_grid(x, rotation, in_type), training=False))
+        assert _relative(y_rot, so3.rotate_grid(y, rotation, out_type)) <= 1e-5
+
+
+def test_gated_conv_parameters_sit_in_the_gate():
+    block = SE3GatedConv3D("2x0 + 1x1 + 1x2", 3, in_fields="1x0", batch_norm=True)
+    block.build((None, 5, 5, 5, 1))
+    names = sorted(w.path.split("/")[-1] for w in block.trainable_weights)
+    # Biases: 2 scalars and 2 gates, in the gate; the conv and the norm have none.
+    assert block.gate.bias.shape == (2,) and block.gate.gate_bias.shape == (2,)
+    assert block.conv.bias is None
+    assert all("norm" not in w.path for w in block.trainable_weights), names
+
+
+def test_residual_block_identity_and_projection_shortcuts():
+    same = SE3ResidualBlock("2x0 + 1x1", 3, in_fields="2x0 + 1x1")
+    same.build((None, 7, 7, 7, 5))
+    assert same.shortcut is None
+    changed = SE3ResidualBlock("2x0 + 1x1", 3, in_fields="1x0", out_fields="4x0")
+    changed.build((None, 7, 7, 7, 1))
+    assert changed.shortcut is not None and changed.shortcut.bias is None
+
+
+@pytest.mark.parametrize("strides, out_fields", [(1, None), (2, "3x0 + 1x2")])
+def test_residual_block_exact_equivariance(strides, out_fields):
+    in_type = "1x0 + 1x1"
+    block = SE3ResidualBlock(
+        "2x0 + 1x1",
+        3,
+        in_fields=in_type,
+        out_fields=out_fields,
+        strides=strides,
+        batch_norm=True,
+    )
+    out_type = out_fields or "2x0 + 1x1"
+    x = _input(in_type, 9)
+    block(x, training=True)  # moving statistics become non-trivial
+    y = np.asarray(block(x, training=False))
+    for rotation in so3.cube_rotations()[::3]:
+        y_rot = np.asarray(block(so3.rotate_grid(x, rotation, in_type), training=False))
+        assert _relative(y_rot, so3.rotate_grid(y, rotation, out_type)) <= 1e-5
+
+
+def test_blocks_save_and_reload_with_batch_norm_statistics(tmp_path):
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((9, 9, 9, 1))
+    h = SE3GatedConv3D("2x0 + 1x1", 3, batch_norm=True, strides=2)(inputs)
+    outputs = SE3ResidualBlock(
+        "2x0 + 1x1", 3, in_fields="2x0 + 1x1", out_fields="1x0", batch_norm=True
+    )(h)
+    model = keras.Model(inputs, outputs)
+    x = _input("1x0", 9)
+    for _ in range(3):
+        model(x, training=True)
+    path = tmp_path / "blocks.keras"
+    model.save(path)
+    reloaded = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_array_equal(
+        np.asarray(reloaded(x, training=False)), np.asarray(model(x, training=False))
+    )
+
+
+def test_block_errors():
+    with pytest.raises(ValueError, match="strides"):
+        SE3GatedConv3D("1x0", 3, strides=(2, 2, 2))
+    with pytest.raises(ValueError, match="downsampling"):
+        SE3GatedConv3D("1x0", 3, strides=2, downsampling="max")
+    with pytest.raises(ValueError, match="dropout"):
+        SE3GatedConv3D("1x0", 3, dropout=1.0)
+    block = SE3GatedConv3D("1x1", 3, in_fields="2x0")
+    with pytest.raises(ValueError, match="'2x0'"):
+        block(np.zeros((1, 5, 5, 5, 3), "float32"))

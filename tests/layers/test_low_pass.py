@@ -1,0 +1,140 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_se3 import FieldType, so3
+from keras_se3.layers import LowPassDownsampling3D
+from keras_se3.layers.low_pass import gaussian_kernel_1d
+
+FIELDS = "2x0 + 1x1 + 1x2 + 1x0 + 1x3"
+
+
+def _relative(a, b):
+    return np.linalg.norm(a - b) / np.linalg.norm(b)
+
+
+def _random_input(channels, size, batch=2, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(batch, size, size, size, channels)).astype("float32")
+
+
+def test_paper_kernel():
+    k = gaussian_kernel_1d(2)
+    assert len(k) == 5 and np.isclose(k.sum(), 1.0)
+    sigma = 0.5 * np.sqrt(3)
+    expected = np.exp(-(np.arange(-2, 3) ** 2) / (2 * sigma**2))
+    np.testing.assert_allclose(k, expected / expected.sum())
+    assert len(gaussian_kernel_1d(3)) == 9  # sigma = 1.41: int(8.07) = 8 -> 9
+    np.testing.assert_array_equal(gaussian_kernel_1d(1), [1.0])
+
+
+def test_paper_kernel_sizes_are_odd():
+    for factor in range(2, 6):
+        sigma = 0.5 * np.sqrt(factor**2 - 1)
+        size = int(1 + 5 * sigma)
+        assert len(gaussian_kernel_1d(factor)) == size + 1 - size % 2
+
+
+@pytest.mark.parametrize(
+    "factor, method, size",
+    [(2, "gaussian", 9), (3, "gaussian", 7), (2, "average", 8), (3, "average", 9)],
+)
+def test_exact_equivariance_on_centred_grids(factor, method, size):
+    layer = LowPassDownsampling3D(factor, method)
+    x = _random_input(FieldType(FIELDS).dim, size)
+    y = np.asarray(layer(x))
+    for rotation in so3.cube_rotations():
+        y_rot = np.asarray(layer(so3.rotate_grid(x, rotation, FIELDS)))
+        assert _relative(y_rot, so3.rotate_grid(y, rotation, FIELDS)) <= 1e-5
+
+
+def test_uncentred_grid_breaks_equivariance():
+    # An even grid with stride 2 is not centred: the check above is meaningful.
+    layer = LowPassDownsampling3D(2)
+    x = _random_input(1, 8)
+    rotation = np.diag([-1.0, -1.0, 1.0])  # flips x and y
+    error = _relative(
+        np.asarray(layer(so3.rotate_grid(x, rotation))),
+        so3.rotate_grid(np.asarray(layer(x)), rotation),
+    )
+    assert error > 1e-2
+
+
+@pytest.mark.parametrize("method", ["gaussian", "average"])
+def test_matches_a_dense_reference(method):
+    layer = LowPassDownsampling3D(2, method)
+    x = _random_input(3, 7, batch=1)
+    y = np.asarray(layer(x))
+    kernel, p = layer.blur_kernel_3d(), layer.padding
+    k = kernel.shape[0]
+    padded = np.pad(x, [(0, 0), (p, p), (p, p), (p, p), (0, 0)])
+    n_out = layer.compute_output_shape(x.shape)[1]
+    expected = np.zeros((1, n_out, n_out, n_out, 3))
+    for i in range(n_out):
+        for j in range(n_out):
+            for m in range(n_out):
+                block = padded[
+                    0, 2 * i : 2 * i + k, 2 * j : 2 * j + k, 2 * m : 2 * m + k
+                ]
+                expected[0, i, j, m] = np.einsum("abcd,abc->d", block, kernel)
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "factor, method, sizes, expected",
+    [
+        (2, "gaussian", (9, 8, 5), (5, 4, 3)),
+        (3, "gaussian", (7, 9, 4), (3, 3, 2)),
+        (2, "average", (9, 8, 5), (4, 4, 2)),
+        (1, "gaussian", (5, 4, 3), (5, 4, 3)),
+    ],
+)
+def test_output_shapes(factor, method, sizes, expected):
+    layer = LowPassDownsampling3D(factor, method)
+    x = np.zeros((2, *sizes, 3), "float32")
+    assert tuple(layer(x).shape) == (2, *expected, 3)
+    assert layer.compute_output_shape(x.shape) == (2, *expected, 3)
+
+
+def test_constant_is_preserved_away_from_the_border():
+    layer = LowPassDownsampling3D(2)
+    y = np.asarray(layer(np.ones((1, 13, 13, 13, 2), "float32")))
+    np.testing.assert_allclose(y[:, 1:-1, 1:-1, 1:-1], 1.0, rtol=1e-6)
+
+
+def test_unknown_spatial_size_and_gradient():
+    inputs = keras.Input((None, None, None, 2))
+    model = keras.Model(inputs, LowPassDownsampling3D(2)(inputs))
+    x = tf.constant(_random_input(2, 7))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = model(x)
+    assert y.shape == (2, 4, 4, 4, 2)
+    assert np.all(np.isfinite(np.asarray(tape.gradient(y, x))))
+
+
+def test_save_and_reload(tmp_path):
+    inputs = keras.Input((9, 9, 9, 3))
+    model = keras.Model(inputs, LowPassDownsampling3D(2, "gaussian")(inputs))
+    path = tmp_path / "lp.keras"
+    model.save(path)
+    reloaded = keras.saving.load_model(path, safe_mode=True)
+    x = _random_input(3, 9)
+    np.testing.assert_array_equal(np.asarray(reloaded(x)), np.asarray(model(x)))
+
+
+@pytest.mark.parametrize("method", ["gaussian", "average"])
+def test_mixed_precision(method):
+    layer = LowPassDownsampling3D(2, method, dtype="mixed_bfloat16")
+    y = layer(_random_input(3, 9))
+    assert keras.backend.standardize_dtype(y.dtype) == "bfloat16"
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="factor"):
+        LowPassDownsampling3D(0)
+    with pytest.raises(ValueError, match="method"):
+        LowPassDownsampling3D(2, "max")
+    with pytest.raises(ValueError, match="too small"):
+        LowPassDownsampling3D(4, "average").compute_output_shape((1, 3, 3, 3, 1))

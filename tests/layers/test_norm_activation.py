@@ -1,0 +1,87 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_se3 import FieldType, so3
+from keras_se3.layers import NormActivation
+
+FIELDS = "2x0 + 1x1 + 1x2 + 1x0 + 1x3"
+
+
+def _relative(a, b):
+    return np.linalg.norm(a - b) / np.linalg.norm(b)
+
+
+def _random_input(field_type, size=7, batch=2, seed=0):
+    rng = np.random.default_rng(seed)
+    dim = FieldType(field_type).dim
+    return rng.normal(size=(batch, size, size, size, dim)).astype("float32")
+
+
+@pytest.mark.parametrize("activation", ["relu", "softplus", "sigmoid"])
+def test_exact_equivariance_under_cube_rotations(activation):
+    layer = NormActivation(FIELDS, activation, bias_initializer="random_normal")
+    x = _random_input(FIELDS)
+    y = np.asarray(layer(x))
+    for rotation in so3.cube_rotations():
+        y_rot = np.asarray(layer(so3.rotate_grid(x, rotation, FIELDS)))
+        assert _relative(y_rot, so3.rotate_grid(y, rotation, FIELDS)) <= 1e-5
+
+
+def test_matches_the_definition():
+    layer = NormActivation("1x1 + 1x0", "softplus", bias_initializer="random_normal")
+    x = _random_input("1x1 + 1x0", size=3)
+    y = np.asarray(layer(x))
+    b = np.asarray(layer.bias)
+    norm = np.sqrt(np.sum(x[..., :3] ** 2, axis=-1, keepdims=True) + 1e-6)
+    np.testing.assert_allclose(
+        y[..., :3], np.log1p(np.exp(norm + b[0])) * x[..., :3] / norm, rtol=1e-5
+    )
+    np.testing.assert_allclose(y[..., 3], np.log1p(np.exp(x[..., 3] + b[1])), rtol=1e-5)
+
+
+def test_safe_at_zero():
+    layer = NormActivation("1x1 + 1x2", "relu", bias_initializer="ones")
+    x = tf.zeros((1, 3, 3, 3, 8))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x)
+        loss = tf.reduce_sum(y)
+    grads = tape.gradient(loss, [x, *layer.trainable_weights])
+    assert np.all(np.isfinite(np.asarray(y))) and np.all(np.asarray(y) == 0)
+    assert all(np.all(np.isfinite(np.asarray(g))) for g in grads)
+
+
+def test_gradients_reach_every_weight():
+    layer = NormActivation(FIELDS, "softplus")
+    x = _random_input(FIELDS, size=3)
+    with tf.GradientTape() as tape:
+        loss = keras.ops.sum(layer(x) ** 2)
+    (grad,) = tape.gradient(loss, layer.trainable_weights)
+    assert grad.shape == (FieldType(FIELDS).num_fields,)
+    assert np.all(np.asarray(grad) != 0)
+
+
+def test_save_and_reload(tmp_path):
+    inputs = keras.Input((5, 5, 5, FieldType(FIELDS).dim))
+    model = keras.Model(
+        inputs, NormActivation(FIELDS, bias_initializer="random_normal")(inputs)
+    )
+    path = tmp_path / "norm.keras"
+    model.save(path)
+    reloaded = keras.saving.load_model(path, safe_mode=True)
+    x = _random_input(FIELDS, size=5)
+    np.testing.assert_array_equal(np.asarray(reloaded(x)), np.asarray(model(x)))
+
+
+def test_mixed_precision():
+    layer = NormActivation(FIELDS, dtype="mixed_bfloat16")
+    y = layer(_random_input(FIELDS, size=3))
+    assert keras.backend.standardize_dtype(y.dtype) == "bfloat16"
+    assert all(w.dtype == "float32" for w in layer.weights)
+
+
+def test_wrong_type_raises():
+    with pytest.raises(ValueError, match=r"'1x0 \+ 1x1' \(4 channels\)"):
+        NormActivation("1x0 + 1x1")(np.zeros((1, 3, 3, 3, 3), "float32"))
