@@ -54,9 +54,11 @@ class SE3Conv3D(keras.layers.Layer):
     """SE(3)-equivariant 3D convolution between fields of given types.
 
     The kernel is a learned combination of a fixed steerable basis
-    (:func:`keras_se3.basis.kernel_basis`).  The basis of each pair of orders
-    ``(l_in, l_out)`` is a non-trainable weight, stored with the model; the
-    coefficients are the trainable weights.  ``call`` assembles the full
+    (:func:`keras_se3.basis.kernel_basis`).  The basis kernels of every pair of
+    orders ``(l_in, l_out)`` are a non-trainable weight (``basis_kernels``, stored
+    with the model); their coefficients are the trainable weight
+    (``coefficients``, ``[mult_in, mult_out, n_basis]`` per pair, flattened).
+    ``call`` assembles the full
     ``[kx, ky, kz, C_in, C_out]`` kernel with one einsum per pair of orders and
     runs one ordinary convolution, so the cost is that of a ``Conv3D``.
 
@@ -170,25 +172,36 @@ class SE3Conv3D(keras.layers.Layer):
         spacing = self._sampling_spacing()
         in_orders = sorted(set(self.in_fields.field_orders))
         out_orders = sorted(set(self.out_fields.field_orders))
-        self._pairs = []
-        self._basis = {}
-        self._coefficients = {}
+        # All pairs' basis kernels live in one flat non-trainable weight and all
+        # coefficients in one flat trainable weight: a deep net then has 2-3
+        # variables per layer instead of two per pair of orders, which makes
+        # construction (variable creation) several times faster.
+        self._segments = {}  # (l_in, l_out) -> basis offset/shape, coeff offset/shape
+        basis_parts, coefficient_inits = [], []
+        basis_offset = coefficient_offset = 0
         for l_out in out_orders:
             sizes = {
                 l_in: basis_size(l_in, l_out, self.kernel_size, spacing, self.basis)
                 for l_in in in_orders
             }
             fan_in = sum(self.in_fields.multiplicity(l) for l in in_orders if sizes[l])
+            if fan_in == 0:
+                raise ValueError(
+                    f"Layer '{self.name}': no kernel of this basis couples the input "
+                    f"orders {in_orders} to output order {l_out} at kernel size "
+                    f"{self.kernel_size} (the angular bandlimit excludes them), so "
+                    f"those output fields would be constant zero. Use a larger "
+                    "kernel, other field orders, or another `basis`."
+                )
             for l_in in in_orders:
                 n_basis = sizes[l_in]
                 if n_basis == 0:
                     continue
                 array = kernel_basis(l_in, l_out, self.kernel_size, spacing, self.basis)
-                self._basis[l_in, l_out] = self.add_weight(
-                    name=f"basis_{l_in}_{l_out}",
-                    shape=array.shape,
-                    initializer=_constant(array),
-                    trainable=False,
+                shape = (
+                    self.in_fields.multiplicity(l_in),
+                    self.out_fields.multiplicity(l_out),
+                    n_basis,
                 )
                 initializer = (
                     self.kernel_initializer
@@ -196,19 +209,30 @@ class SE3Conv3D(keras.layers.Layer):
                         stddev=math.sqrt((2 * l_out + 1) / (n_basis * fan_in))
                     )
                 )
-                self._coefficients[l_in, l_out] = self.add_weight(
-                    name=f"coefficients_{l_in}_{l_out}",
-                    shape=(
-                        self.in_fields.multiplicity(l_in),
-                        self.out_fields.multiplicity(l_out),
-                        n_basis,
-                    ),
-                    initializer=initializer,
-                    regularizer=self.kernel_regularizer,
-                    constraint=self.kernel_constraint,
-                    trainable=True,
+                self._segments[l_in, l_out] = (
+                    basis_offset,
+                    array.shape,
+                    coefficient_offset,
+                    shape,
                 )
-                self._pairs.append((l_in, l_out))
+                basis_parts.append(array.ravel())
+                coefficient_inits.append((initializer, shape))
+                basis_offset += array.size
+                coefficient_offset += math.prod(shape)
+        self.basis_kernels = self.add_weight(
+            name="basis_kernels",
+            shape=(basis_offset,),
+            initializer=_constant(np.concatenate(basis_parts)),
+            trainable=False,
+        )
+        self.coefficients = self.add_weight(
+            name="coefficients",
+            shape=(coefficient_offset,),
+            initializer=_segmented(coefficient_inits),
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+            trainable=True,
+        )
         self._in_orders, self._out_orders = in_orders, out_orders
         # The kernel is assembled with channels grouped by order; these gathers put
         # the channels back in the field types' order (None when already there).
@@ -243,11 +267,14 @@ class SE3Conv3D(keras.layers.Layer):
             blocks = []
             for l_in in self._in_orders:
                 d_in = self.in_fields.multiplicity(l_in) * (2 * l_in + 1)
-                if (l_in, l_out) in self._coefficients:
+                if (l_in, l_out) in self._segments:
+                    b_start, b_shape, c_start, c_shape = self._segments[l_in, l_out]
+                    basis = self.basis_kernels[b_start : b_start + math.prod(b_shape)]
+                    weights = self.coefficients[c_start : c_start + math.prod(c_shape)]
                     block = ops.einsum(
                         "uvb,bxyzio->xyzuivo",
-                        self._coefficients[l_in, l_out],
-                        self._basis[l_in, l_out],
+                        ops.reshape(weights, c_shape),
+                        ops.reshape(basis, b_shape),
                     )
                     block = ops.reshape(block, k + (d_in, d_out))
                 else:
@@ -346,6 +373,16 @@ class SE3Conv3D(keras.layers.Layer):
 def _constant(array):
     def initializer(shape, dtype=None):
         return ops.convert_to_tensor(array, dtype=dtype)
+
+    return initializer
+
+
+def _segmented(parts):
+    """Initializer of the flat coefficients: each pair's own initializer and shape."""
+
+    def initializer(shape, dtype=None):
+        values = [ops.reshape(init(part, dtype=dtype), (-1,)) for init, part in parts]
+        return ops.concatenate(values)
 
     return initializer
 

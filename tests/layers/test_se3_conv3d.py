@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from keras_se3 import FieldType, SE3Conv3D, so3
+from keras_se3.basis import BasisConfig
 
 TYPE_PAIRS = [
     ("2x0 + 1x1 + 1x2 + 1x0 + 1x3", "1x1 + 2x0 + 1x3 + 1x2"),
@@ -252,3 +253,11 @@ def test_exact_equivariance_random_types(seed):
         y_rot = np.asarray(layer(so3.rotate_grid(x, rotation, in_type)))
         error = _relative(y_rot, so3.rotate_grid(y, rotation, out_type))
         assert error <= 1e-5, (str(in_type), str(out_type), error)
+
+
+def test_output_order_without_any_coupling_is_an_error():
+    # With J_max = 2r there is no l = 0 -> l = 3 kernel at kernel size 3.
+    conservative = BasisConfig(bandlimit="conservative")
+    layer = SE3Conv3D("1x0 + 1x3", 3, in_fields="1x0", basis=conservative)
+    with pytest.raises(ValueError, match="output order 3"):
+        layer(np.zeros((1, 5, 5, 5, 1), "float32"))
