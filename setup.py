@@ -1,5 +1,17 @@
 from setuptools import find_packages, setup
 
+# The TFDS builders live in the top-level `datasets/<name>/` folders (the `tfds new`
+# layout) and are installed as `keras_se3.datasets.<name>`: importing
+# `keras_se3.datasets` registers them. No top-level `datasets` package is installed.
+_DATASETS = ("tetris", "cath", "shrec17")
+_DATA_FILES = [
+    "README.md",
+    "CITATIONS.bib",
+    "TAGS.txt",
+    "checksums.tsv",
+    "dummy_data/*",
+]
+
 setup(
     name="keras-se3",
     version="0.1.0",
@@ -9,7 +21,12 @@ setup(
     license="MIT",
     python_requires=">=3.10",
     # Only the library: nothing here installs a top-level package called `datasets`.
-    packages=find_packages(include=["keras_se3", "keras_se3.*"]),
+    packages=find_packages(include=["keras_se3", "keras_se3.*"])
+    + [f"keras_se3.datasets.{name}" for name in _DATASETS],
+    package_dir={
+        f"keras_se3.datasets.{name}": f"datasets/{name}" for name in _DATASETS
+    },
+    package_data={f"keras_se3.datasets.{name}": _DATA_FILES for name in _DATASETS},
     install_requires=[
         "tensorflow>=2.16,<2.22",
         "keras>=3.5,<3.16",
@@ -17,7 +34,17 @@ setup(
         "scipy>=1.15",  # scipy.special.sph_harm_y
     ],
     extras_require={
-        "test": ["pytest>=8", "pytest-xdist>=3.5", "ruff>=0.6"],
+        "test": [
+            "pytest>=8",
+            "pytest-xdist>=3.5",
+            "ruff==0.17.6",  # pinned: `make test` lints, and rules change
+            # keras_se3.datasets and its tests (tfds.testing needs dill and
+            # importlib_resources, which tensorflow-datasets does not install).
+            "tensorflow-datasets>=4.9,<4.10",
+            "trimesh>=4",
+            "dill",
+            "importlib_resources",
+        ],
         "export": ["tf2onnx>=1.16,<1.18", "onnx>=1.16,<1.24", "onnxruntime>=1.18"],
         "data": ["tensorflow-datasets>=4.9,<4.10", "trimesh>=4"],
         "plot": ["matplotlib>=3.7"],

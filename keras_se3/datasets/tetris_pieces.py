@@ -1,0 +1,98 @@
+"""The 8 Tetris pieces of Weiler et al. (2018), section 5.1, and their voxelisation.
+
+A piece is a union of 4 unit cubes (coordinates in a 4^3 box).  On the grid each
+cube is a ``block_size^3`` block of voxels.  A voxel's value is the fraction of its
+volume inside the (rotated) piece, estimated on a symmetric ``s^3`` sub-voxel
+lattice: the piece's *geometry* is rotated and re-voxelised, nothing is resampled.
+In the canonical orientation the cube faces lie on voxel faces, so the grid is exactly
+0/1 blocks; for the 24 cube rotations the result equals
+:func:`keras_se3.so3.rotate_grid` of the canonical grid bit for bit.
+"""
+
+import numpy as np
+
+# Cube coordinates of the pieces (DESIGN.md section 4, as in the paper's code).
+TETRIS_PIECES = {
+    "chiral_1": ((0, 0, 0), (0, 0, 1), (1, 0, 0), (1, 1, 0)),
+    "chiral_2": ((0, 1, 0), (0, 1, 1), (1, 1, 0), (1, 0, 0)),
+    "square": ((0, 0, 0), (1, 0, 0), (0, 1, 0), (1, 1, 0)),
+    "line": ((0, 0, 0), (0, 0, 1), (0, 0, 2), (0, 0, 3)),
+    "corner": ((0, 0, 0), (0, 0, 1), (0, 1, 0), (1, 0, 0)),
+    "L": ((0, 0, 0), (0, 0, 1), (0, 0, 2), (0, 1, 0)),
+    "T": ((0, 0, 0), (0, 0, 1), (0, 0, 2), (0, 1, 1)),
+    "zigzag": ((0, 0, 0), (1, 0, 0), (1, 1, 0), (2, 1, 0)),
+}
+TETRIS_NAMES = tuple(TETRIS_PIECES)
+
+
+def piece_offset(piece, grid_size, block_size):
+    """Translation ``t`` (voxel units) putting the piece's centre of mass near 0.
+
+    The piece occupies ``block_size * cube - t`` for its cubes; ``t`` is the centre
+    of mass rounded so that the cube faces fall on voxel faces (``t - n/2`` is an
+    integer), hence within half a voxel of the grid centre.
+    """
+    cubes = np.asarray(TETRIS_PIECES[piece], dtype=np.float64)
+    com = (cubes + 0.5).mean(axis=0) * block_size
+    half = grid_size / 2
+    return np.floor(com - half + 0.5) + half
+
+
+def tetris_voxels(piece, rotation=None, *, grid_size=36, block_size=5, supersampling=3):
+    """Voxelise a Tetris piece, optionally rotated about the grid centre.
+
+    Computes ``[R f](x) = f(R^-1 x)`` for the piece's indicator function ``f``,
+    averaged over a ``supersampling^3`` lattice inside each voxel.
+
+    Args:
+        piece: a name in :data:`TETRIS_NAMES`.
+        rotation: ``[3, 3]`` rotation matrix, or None for the canonical orientation.
+        grid_size: voxels per axis ``n``.
+        block_size: voxels per cube edge.
+        supersampling: sub-samples per voxel and axis (odd or even, >= 1).
+
+    Returns:
+        A float32 array ``[n, n, n]`` with values in ``[0, 1]``.
+
+    Raises:
+        ValueError: for an unknown piece, or a grid too small for the piece to fit
+            in every orientation.
+    """
+    if piece not in TETRIS_PIECES:
+        raise ValueError(f"Unknown Tetris piece {piece!r}; known: {TETRIS_NAMES}.")
+    n, b, s = int(grid_size), int(block_size), int(supersampling)
+    if n < 1 or b < 1 or s < 1:
+        raise ValueError(
+            "grid_size, block_size and supersampling must be positive integers, got "
+            f"{grid_size!r}, {block_size!r}, {supersampling!r}."
+        )
+    cubes = np.asarray(TETRIS_PIECES[piece])
+    offset = piece_offset(piece, n, b)
+    corners = np.array(
+        [[i, j, k] for i in (0, 1) for j in (0, 1) for k in (0, 1)], dtype=np.float64
+    )
+    radius = np.linalg.norm(
+        ((cubes[:, None, :] + corners) * b - offset).reshape(-1, 3), axis=-1
+    ).max()
+    if radius > n / 2:
+        raise ValueError(
+            f"The piece {piece!r} (block_size={b}) reaches {radius:.2f} voxels from "
+            f"the centre and does not fit a {n}^3 grid in every orientation: use a "
+            f"grid_size of at least {int(np.ceil(2 * radius))} or a smaller "
+            "block_size."
+        )
+    occupied = np.zeros((4, 4, 4), dtype=bool)
+    occupied[tuple(cubes.T)] = True
+
+    centres = np.arange(n) - (n - 1) / 2
+    sub = (np.arange(s) - (s - 1) / 2) / s
+    axis = (centres[:, None] + sub[None, :]).ravel()  # [n * s], symmetric about 0
+    x = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1)
+    if rotation is not None:
+        x = x @ np.asarray(rotation, dtype=np.float64)  # R^-1 x = R^T x (row form)
+    cell = np.floor((x + offset) / b).astype(np.int64)
+    valid = np.all((cell >= 0) & (cell < 4), axis=-1)
+    cell = np.clip(cell, 0, 3)
+    inside = valid & occupied[cell[..., 0], cell[..., 1], cell[..., 2]]
+    inside = inside.reshape(n, s, n, s, n, s)
+    return inside.mean(axis=(1, 3, 5), dtype=np.float64).astype(np.float32)
