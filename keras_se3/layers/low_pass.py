@@ -49,6 +49,11 @@ class LowPassDownsampling3D(keras.layers.Layer):
     Args:
         factor: integer downsampling factor >= 1 (the same on every axis).
         method: ``"gaussian"`` or ``"average"``.
+        subsample: ``False`` only blurs (Gaussian only; output size = input
+            size).  A linear filter commutes with a convolution, so "blur, then a
+            strided convolution" equals "convolution, then blur and subsample" away
+            from the zero-padded border, at a fraction of the cost:
+            :class:`SE3GatedConv3D` downsamples that way.
         **kwargs: base ``keras.layers.Layer`` arguments.
 
     Input shape:
@@ -65,7 +70,7 @@ class LowPassDownsampling3D(keras.layers.Layer):
     (2, 5, 5, 5, 10)
     """
 
-    def __init__(self, factor=2, method="gaussian", **kwargs):
+    def __init__(self, factor=2, method="gaussian", subsample=True, **kwargs):
         super().__init__(**kwargs)
         if isinstance(factor, bool) or not isinstance(factor, (int, np.integer)):
             raise ValueError(f"`factor` must be an int >= 1, got {factor!r}.")
@@ -75,8 +80,14 @@ class LowPassDownsampling3D(keras.layers.Layer):
             raise ValueError(
                 f"`method` must be 'gaussian' or 'average', got {method!r}."
             )
+        if not subsample and method != "gaussian":
+            raise ValueError(
+                "`subsample=False` (blur only) needs method='gaussian': the "
+                "average filter of an even factor is centred between voxels."
+            )
         self.factor = int(factor)
         self.method = method
+        self.subsample = bool(subsample)
         self.input_spec = keras.layers.InputSpec(ndim=5)
 
     def blur_kernel_1d(self):
@@ -121,7 +132,7 @@ class LowPassDownsampling3D(keras.layers.Layer):
     def call(self, inputs):
         if self.factor == 1:
             return inputs  # both filters are the identity
-        f = self.factor
+        f = self.factor if self.subsample else 1
         rows = ops.convert_to_tensor(self._kernel_rows, dtype=inputs.dtype)
         cols = ops.convert_to_tensor(self._kernel_cols, dtype=inputs.dtype)
         shape = ops.shape(inputs)
@@ -138,8 +149,8 @@ class LowPassDownsampling3D(keras.layers.Layer):
         return ops.reshape(x, (batch, mx, my, mz, c))
 
     def _output_size(self, n):
-        if n is None:
-            return None
+        if n is None or not self.subsample:
+            return n
         size = (
             n // self.factor if self.method == "average" else (n - 1) // self.factor + 1
         )
@@ -156,5 +167,7 @@ class LowPassDownsampling3D(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"factor": self.factor, "method": self.method})
+        config.update(
+            {"factor": self.factor, "method": self.method, "subsample": self.subsample}
+        )
         return config

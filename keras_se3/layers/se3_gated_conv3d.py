@@ -17,7 +17,7 @@ class SE3GatedConv3D(keras.layers.Layer):
     """The paper's gated convolution block (section 4.3), as one layer.
 
     ``SE3Conv3D`` producing ``out_fields`` plus one gate scalar per non-scalar
-    field, then (if ``strides > 1``) anti-aliased downsampling, then (optionally)
+    field, with (if ``strides > 1``) anti-aliased downsampling, then (optionally)
     field batch normalisation, then the :class:`Gate` (activation with a bias on
     the scalars, sigmoid gates multiplying the other fields), then (optionally)
     field dropout.  Every stage is equivariant, so the block is.
@@ -31,8 +31,11 @@ class SE3GatedConv3D(keras.layers.Layer):
         kernel_size: odd int or 3 odd ints.
         in_fields: input field type; ``None``: every input channel is a scalar.
         basis: the kernel basis (see :class:`SE3Conv3D`).
-        strides: int downsampling factor.  The convolution always runs at stride
-            1; the output is then subsampled after a low-pass filter.
+        strides: int downsampling factor, anti-aliased: the paper's "convolve
+            at stride 1, then Gaussian low-pass and subsample", computed as
+            "Gaussian blur of the input, then a strided convolution" — the same
+            linear map away from the zero-padded border (blur and convolution
+            commute), at ``1 / strides^3`` of the convolution's cost.
         downsampling: ``"gaussian"`` (the paper's low-pass, default),
             ``"average"`` (average pooling), or ``"strided"`` — a bare strided
             convolution, which aliases (in the paper's Tetris experiment the
@@ -103,7 +106,18 @@ class SE3GatedConv3D(keras.layers.Layer):
         self.dropout = float(dropout)
         policy = self.dtype_policy
         conv_fields = Gate.input_fields(self.out_fields)
-        conv_strides = strides if downsampling == "strided" else 1
+        # Gaussian low-pass: blur the input, then convolve with stride. Blur and
+        # convolution commute, so this is the paper's "convolve at stride 1, then
+        # low-pass and subsample" away from the zero-padded border, at 1/strides^3
+        # of the convolution's cost. Average pooling stays after the convolution
+        # (its even box is centred between voxels).
+        blur_first = strides > 1 and downsampling == "gaussian"
+        conv_strides = strides if downsampling in ("strided", "gaussian") else 1
+        self.blur = (
+            LowPassDownsampling3D(strides, subsample=False, dtype=policy, name="blur")
+            if blur_first
+            else None
+        )
         self.conv = SE3Conv3D(
             conv_fields,
             kernel_size,
@@ -119,10 +133,8 @@ class SE3GatedConv3D(keras.layers.Layer):
             name="conv",
         )
         self.pool = (
-            LowPassDownsampling3D(
-                strides, method=downsampling, dtype=policy, name="pool"
-            )
-            if strides > 1 and downsampling != "strided"
+            LowPassDownsampling3D(strides, method="average", dtype=policy, name="pool")
+            if strides > 1 and downsampling == "average"
             else None
         )
         self.norm = (
@@ -156,7 +168,8 @@ class SE3GatedConv3D(keras.layers.Layer):
         return self.conv.in_fields
 
     def _stages(self):
-        return [s for s in (self.conv, self.pool, self.norm, self.gate, self.drop) if s]
+        stages = (self.blur, self.conv, self.pool, self.norm, self.gate, self.drop)
+        return [stage for stage in stages if stage is not None]
 
     def build(self, input_shape):
         shape = input_shape
@@ -165,7 +178,8 @@ class SE3GatedConv3D(keras.layers.Layer):
             shape = stage.compute_output_shape(shape)
 
     def call(self, inputs, training=None):
-        x = self.conv(inputs)
+        x = inputs if self.blur is None else self.blur(inputs)
+        x = self.conv(x)
         if self.pool is not None:
             x = self.pool(x)
         if self.norm is not None:

@@ -97,6 +97,7 @@ class SE3ResidualBlock(keras.layers.Layer):
         )
         self.norm = self._make_norm("norm")
         self.shortcut = None
+        self.shortcut_blur = None
         self.shortcut_pool = None
         self.shortcut_norm = None
 
@@ -124,24 +125,34 @@ class SE3ResidualBlock(keras.layers.Layer):
         if self.norm is not None:
             self.norm.build(self.conv.compute_output_shape(inner))
         if in_fields != self.out_fields or self.strides > 1:
-            strided = self.downsampling == "strided"
+            # Downsampling as in SE3GatedConv3D: Gaussian = blur, strided conv;
+            # average = conv, pool; strided = bare strided conv.
+            shape = input_shape
+            if self.strides > 1 and self.downsampling == "gaussian":
+                self.shortcut_blur = LowPassDownsampling3D(
+                    self.strides,
+                    subsample=False,
+                    dtype=self.dtype_policy,
+                    name="shortcut_blur",
+                )
+                self.shortcut_blur.build(shape)
             self.shortcut = SE3Conv3D(
                 self.out_fields,
                 self.kernel_size,
                 in_fields=in_fields,
                 basis=self.basis,
-                strides=self.strides if strided else 1,
+                strides=1 if self.downsampling == "average" else self.strides,
                 use_bias=False,
                 kernel_initializer=self.kernel_initializer,
                 dtype=self.dtype_policy,
                 name="shortcut",
             )
-            self.shortcut.build(input_shape)
-            shape = self.shortcut.compute_output_shape(input_shape)
-            if self.strides > 1 and not strided:
+            self.shortcut.build(shape)
+            shape = self.shortcut.compute_output_shape(shape)
+            if self.strides > 1 and self.downsampling == "average":
                 self.shortcut_pool = LowPassDownsampling3D(
                     self.strides,
-                    method=self.downsampling,
+                    method="average",
                     dtype=self.dtype_policy,
                     name="shortcut_pool",
                 )
@@ -157,7 +168,9 @@ class SE3ResidualBlock(keras.layers.Layer):
             x = self.norm(x, training=training)
         skip = inputs
         if self.shortcut is not None:
-            skip = self.shortcut(inputs)
+            if self.shortcut_blur is not None:
+                skip = self.shortcut_blur(skip)
+            skip = self.shortcut(skip)
             if self.shortcut_pool is not None:
                 skip = self.shortcut_pool(skip)
             if self.shortcut_norm is not None:

@@ -104,3 +104,24 @@ def test_block_errors():
     block = SE3GatedConv3D("1x1", 3, in_fields="2x0")
     with pytest.raises(ValueError, match="'2x0'"):
         block(np.zeros((1, 5, 5, 5, 3), "float32"))
+
+
+def test_blur_then_strided_conv_equals_the_papers_order_in_the_interior():
+    from keras_se3 import LowPassDownsampling3D, SE3Conv3D
+
+    block = SE3GatedConv3D("1x0 + 1x1", 5, in_fields="1x0 + 1x1", strides=2)
+    x = _input("1x0 + 1x1", 21, batch=1)
+    block(x)
+    fast = np.asarray(block.conv(block.blur(x)))
+    # The paper's order: convolve at stride 1, then low-pass and subsample.
+    stride_one = SE3Conv3D(
+        block.gate.input_fields, 5, in_fields="1x0 + 1x1", use_bias=False
+    )
+    stride_one.build(x.shape)
+    stride_one.set_weights(block.conv.get_weights())
+    paper = np.asarray(LowPassDownsampling3D(2)(stride_one(x)))
+    assert fast.shape == paper.shape == (1, 11, 11, 11, block.gate.input_fields.dim)
+    # Equal away from the border, where the zero padding enters in different places.
+    inner = (slice(None), slice(3, -3), slice(3, -3), slice(3, -3))
+    np.testing.assert_allclose(fast[inner], paper[inner], rtol=1e-4, atol=1e-5)
+    assert _relative(fast, paper) < 0.2  # and close overall

@@ -138,3 +138,16 @@ def test_bad_arguments():
         LowPassDownsampling3D(2, "max")
     with pytest.raises(ValueError, match="too small"):
         LowPassDownsampling3D(4, "average").compute_output_shape((1, 3, 3, 3, 1))
+
+
+def test_blur_only_keeps_the_size_and_needs_the_gaussian():
+    blur = LowPassDownsampling3D(2, subsample=False)
+    x = np.random.default_rng(0).normal(size=(1, 7, 7, 7, 2)).astype("float32")
+    y = np.asarray(blur(x))
+    assert y.shape == x.shape == blur.compute_output_shape(x.shape)
+    # Subsampling the blurred grid is the downsampling layer.
+    np.testing.assert_allclose(
+        y[:, ::2, ::2, ::2], np.asarray(LowPassDownsampling3D(2)(x)), atol=1e-6
+    )
+    with pytest.raises(ValueError, match="subsample=False"):
+        LowPassDownsampling3D(2, method="average", subsample=False)
