@@ -47,6 +47,9 @@ setup(
         ],
         "export": ["tf2onnx>=1.16,<1.18", "onnx>=1.16,<1.24", "onnxruntime>=1.18"],
         "data": ["tensorflow-datasets>=4.9,<4.10", "trimesh>=4"],
+        # The `tfds build` command line of TFDS 4.9.10 imports these on start-up
+        # (not needed for tfds.load or the builders themselves).
+        "tfds-cli": ["tensorflow-datasets>=4.9,<4.10", "apache-beam", "mlcroissant"],
         "plot": ["matplotlib>=3.7"],
     },
     classifiers=[
