@@ -44,6 +44,10 @@ setup(
             "trimesh>=4",
             "dill",
             "importlib_resources",
+            # keras_se3.export and its tests (the "export" extra).
+            "tf2onnx>=1.16,<1.18",
+            "onnx>=1.16,<1.24",
+            "onnxruntime>=1.18",
         ],
         "export": ["tf2onnx>=1.16,<1.18", "onnx>=1.16,<1.24", "onnxruntime>=1.18"],
         "data": ["tensorflow-datasets>=4.9,<4.10", "trimesh>=4"],
@@ -52,6 +56,7 @@ setup(
         "tfds-cli": ["tensorflow-datasets>=4.9,<4.10", "apache-beam", "mlcroissant"],
         "plot": ["matplotlib>=3.7"],
     },
+    entry_points={"console_scripts": ["keras-se3 = keras_se3.export.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",
         "Topic :: Scientific/Engineering :: Artificial Intelligence",

@@ -1,6 +1,7 @@
 """keras_se3: SE(3)-equivariant 3D steerable CNNs for Keras."""
 
 from keras_se3 import basis, so3
+from keras_se3.export import collapse
 from keras_se3.field_type import FieldType
 from keras_se3.layers import (
     FieldBatchNormalization,
@@ -30,6 +31,7 @@ __all__ = [
     "SE3GatedConv3D",
     "SE3ResidualBlock",
     "basis",
+    "collapse",
     "so3",
     "__version__",
 ]

@@ -1,0 +1,253 @@
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+import keras_se3
+from keras_se3 import so3
+from keras_se3.export.exporters import relative_error
+from keras_se3.layers import (
+    FieldBatchNormalization,
+    FieldDropout,
+    Gate,
+    InvariantPooling,
+    LowPassDownsampling3D,
+    NormActivation,
+    SE3Conv3D,
+    SE3Conv3DTranspose,
+    SE3GatedConv3D,
+    SE3ResidualBlock,
+)
+from keras_se3.models import cath_resnet, shrec17_net, tetris_net
+
+TOL = 1e-5
+
+
+def _randomize(model, rng):
+    """Non-trivial biases / BN scales (they start at 0 / 1)."""
+    for weight in model.weights:
+        name = weight.path.split("/")[-1]
+        if name in ("bias", "gate_bias", "beta"):
+            weight.assign(rng.normal(scale=0.3, size=weight.shape).astype("float32"))
+        elif name == "gamma":
+            weight.assign(rng.uniform(0.5, 1.5, size=weight.shape).astype("float32"))
+
+
+def _update_bn_statistics(model, shape, rng, steps=3):
+    # What a training step does to the moving statistics, without the gradients.
+    for _ in range(steps):
+        model(rng.normal(size=shape).astype("float32"), training=True)
+
+
+def _parity(model, collapsed, x):
+    reference = np.asarray(model(x, training=False))
+    value = np.asarray(collapsed(x, training=False))
+    assert value.shape == reference.shape
+    return relative_error([reference], [value])
+
+
+def _stock_only(model):
+    for layer in model.layers:
+        module = type(layer).__module__
+        assert module.startswith("keras.") and "keras_se3" not in module, module
+        assert not isinstance(layer, keras.layers.Lambda)
+
+
+def test_tetris_net_after_training_steps(rng):
+    keras.utils.set_random_seed(0)
+    model = tetris_net()
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x = rng.normal(size=(4, 9, 9, 9, 1)).astype("float32")
+    model.fit(x, np.arange(4), batch_size=2, epochs=1, verbose=0)
+    collapsed = keras_se3.collapse(model)
+    _stock_only(collapsed)
+    assert _parity(model, collapsed, x) <= TOL
+    # Still invariant under the 24 cube rotations (batch of rotated copies).
+    batch = np.concatenate([so3.rotate_grid(x[:1], r) for r in so3.cube_rotations()])
+    logits = np.asarray(collapsed(batch.astype("float32")))
+    assert np.abs(logits - logits[:1]).max() <= 1e-4 * np.abs(logits).max()
+
+
+@pytest.mark.parametrize(
+    "build, size",
+    [(cath_resnet, 16), (lambda: shrec17_net(num_classes=7), 17)],
+    ids=["cath", "shrec17"],
+)
+def test_paper_nets_with_batch_norm_statistics(build, size, rng):
+    keras.utils.set_random_seed(1)
+    model = build()
+    _randomize(model, rng)
+    _update_bn_statistics(model, (2, size, size, size, 1), rng)
+    before = [np.array(w) for w in model.weights]
+    collapsed = keras_se3.collapse(model)
+    _stock_only(collapsed)
+    assert not any(
+        isinstance(layer, keras.layers.BatchNormalization) for layer in collapsed.layers
+    ), "every field batch norm of these nets folds into a convolution"
+    x = rng.normal(size=(2, size, size, size, 1)).astype("float32")
+    assert _parity(model, collapsed, x) <= TOL
+    # The original model is untouched.
+    for w, old in zip(model.weights, before):
+        np.testing.assert_array_equal(np.asarray(w), old)
+
+
+def _stack(rng):
+    """A Sequential model with one of every layer type (vector outputs)."""
+    f_in = "1x0 + 1x1"
+    f1 = "3x0 + 2x1 + 1x2"
+    model = keras.Sequential(
+        [
+            keras.Input((9, 9, 9, 4)),
+            SE3Conv3D(Gate.input_fields(f1), 3, in_fields=f_in, name="c1"),
+            FieldBatchNormalization(Gate.input_fields(f1), name="bn1"),
+            Gate(f1, activation="softplus", name="g1"),
+            FieldDropout(f1, 0.3, name="fd"),
+            NormActivation(f1, activation="relu", name="na"),
+            SE3Conv3D(f1, 3, in_fields=f1, padding=1, strides=1, name="c2"),
+            LowPassDownsampling3D(2, name="lp"),  # 9 -> 5
+            SE3GatedConv3D(
+                "2x0 + 2x1", 3, in_fields=f1, batch_norm=True, dropout=0.1, name="gc"
+            ),
+            SE3ResidualBlock(
+                "2x0 + 2x1", 3, in_fields="2x0 + 2x1", batch_norm=True, name="res"
+            ),
+            SE3Conv3DTranspose(
+                "1x0 + 1x1", 3, in_fields="2x0 + 2x1", strides=2, name="up"
+            ),  # 5 -> 9
+            FieldBatchNormalization("1x0 + 1x1", name="bn2"),
+        ]
+    )
+    _randomize(model, rng)
+    _update_bn_statistics(model, (2, 9, 9, 9, 4), rng)
+    return model
+
+
+def test_stack_of_every_layer_and_equivariance(rng):
+    keras.utils.set_random_seed(2)
+    model = _stack(rng)
+    collapsed = keras_se3.collapse(model)
+    _stock_only(collapsed)
+    x = rng.normal(size=(2, 9, 9, 9, 4)).astype("float32")
+    assert _parity(model, collapsed, x) <= TOL
+    # Exactly equivariant (vector fields rotate with the grid).
+    out_fields = keras_se3.FieldType("1x0 + 1x1")
+    y = np.asarray(collapsed(x))
+    for r in so3.cube_rotations():
+        rotated = np.asarray(collapsed(so3.rotate_grid(x, r, "1x0 + 1x1")))
+        expected = so3.rotate_grid(y, r, out_fields)
+        assert np.abs(rotated - expected).max() <= 1e-5 * np.abs(y).max()
+
+
+@pytest.mark.parametrize("mode", ["mean", "max"])
+def test_heads_downsampling_variants_and_invariant_pooling(mode, rng):
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input((8, 8, 8, 4), name="x")
+    x = SE3GatedConv3D(
+        "2x0 + 1x1 + 1x2", 3, in_fields="1x0 + 1x1", strides=2, downsampling="average"
+    )(inputs)
+    x = SE3GatedConv3D(
+        "2x1 + 1x0", 3, in_fields="2x0 + 1x1 + 1x2", strides=2, downsampling="strided"
+    )(x)
+    x = LowPassDownsampling3D(2, method="average")(x)
+    outputs = InvariantPooling("2x1 + 1x0", mode=mode, epsilon=1e-6)(x)
+    model = keras.Model(inputs, outputs)
+    _randomize(model, rng)
+    collapsed = keras_se3.collapse(model)
+    assert _parity(model, collapsed, rng.normal(size=(3, 8, 8, 8, 4))) <= TOL
+
+
+def test_functional_residual_nested_and_shared_outputs(rng):
+    keras.utils.set_random_seed(4)
+    fields = "2x0 + 1x1"
+    inner_in = keras.Input((None, None, None, 5))
+    h = SE3Conv3D(fields, 3, in_fields=fields)(inner_in)
+    h = FieldBatchNormalization(fields)(h)  # folds
+    inner = keras.Model(inner_in, NormActivation(fields)(h), name="inner")
+    seq = keras.Sequential(
+        [keras.Input((None, None, None, 5)), Gate("1x0 + 1x1", name="gate")],
+        name="seq",
+    )
+
+    inputs = keras.Input((None, None, None, 5), name="voxels")
+    a = SE3Conv3D(fields, 3, in_fields=fields, name="a")(inputs)
+    # `a` feeds a batch norm and an Add: the batch norm must not fold into it.
+    b = FieldBatchNormalization(fields, name="bn")(a)
+    c = inner(b)
+    d = keras.layers.Add(name="add")([a, c])
+    e = keras.layers.Multiply()([d, inner(inputs)])  # the nested model, twice
+    g = seq(e)
+    pooled = InvariantPooling("1x0 + 1x1", name="pool")(g)
+    logits = keras.layers.Dense(3, name="logits")(pooled)
+    model = keras.Model(inputs, [logits, g], name="mixed")
+    _randomize(model, rng)
+    _update_bn_statistics(model, (2, 7, 7, 7, 5), rng)
+    collapsed = keras_se3.collapse(model)
+    _stock_only(collapsed)
+    assert collapsed.input_shape == model.input_shape
+    x = rng.normal(size=(2, 7, 7, 7, 5)).astype("float32")
+    reference = [np.asarray(o) for o in model(x, training=False)]
+    values = [np.asarray(o) for o in collapsed(x)]
+    assert relative_error(reference, values) <= TOL
+    assert [layer.name for layer in collapsed.layers].count("bn") == 1  # not folded
+
+
+def test_saved_collapsed_model_loads_without_keras_se3(tmp_path, rng):
+    keras.utils.set_random_seed(5)
+    model = _stack(rng)
+    collapsed = keras_se3.collapse(model)
+    path = tmp_path / "collapsed.keras"
+    collapsed.save(path)
+    x = rng.normal(size=(2, 9, 9, 9, 4)).astype("float32")
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", np.asarray(model(x, training=False)))
+    script = (
+        "import sys; sys.modules['keras_se3'] = None\n"
+        "import numpy as np, keras\n"
+        f"m = keras.saving.load_model({str(path)!r}, safe_mode=True)\n"
+        f"x = np.load({str(tmp_path / 'x.npy')!r})\n"
+        f"y = np.load({str(tmp_path / 'y.npy')!r})\n"
+        "e = np.abs(np.asarray(m(x)) - y).max() / np.abs(y).max()\n"
+        "assert e <= 1e-5, e\n"
+        "print('ok', e)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "ok" in result.stdout
+
+
+class _Custom(keras.layers.Layer):
+    def call(self, x):
+        return x * 2.0
+
+
+class _Subclassed(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.conv = SE3Conv3D("1x0", 3)
+
+    def call(self, x):
+        return self.conv(x)
+
+
+def test_unsupported_models_and_layers_raise():
+    inputs = keras.Input((5, 5, 5, 1))
+    model = keras.Model(inputs, _Custom(name="doubler")(inputs))
+    with pytest.raises(ValueError, match="doubler.*Supported"):
+        keras_se3.collapse(model)
+    sub = _Subclassed()
+    sub(np.zeros((1, 5, 5, 5, 1), "float32"))
+    with pytest.raises(ValueError, match="subclassed model.*functional API"):
+        keras_se3.collapse(sub)
+    with pytest.raises(ValueError, match="keras.Model"):
+        keras_se3.collapse(SE3Conv3D("1x0", 3))

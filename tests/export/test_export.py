@@ -1,0 +1,123 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_se3.export import ExportCheckError, to_onnx, to_saved_model
+from keras_se3.export.cli import main
+from keras_se3.export.exporters import onnx_op_types, relative_error
+from keras_se3.layers import FieldBatchNormalization, NormActivation, SE3Conv3D
+from keras_se3.models import tetris_net
+
+onnx = pytest.importorskip("onnx")
+onnxruntime = pytest.importorskip("onnxruntime")
+pytest.importorskip("tf2onnx")
+
+
+@pytest.fixture(scope="module")
+def model():
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    net = tetris_net(num_classes=5)
+    for w in net.weights:
+        if w.path.endswith(("bias", "gate_bias")):
+            w.assign(rng.normal(scale=0.3, size=w.shape).astype("float32"))
+    return net
+
+
+def _small_model():
+    fields = "2x0 + 1x1"
+    inputs = keras.Input((None, None, None, 1), name="grid")
+    x = SE3Conv3D(fields, 3, in_fields="1x0")(inputs)
+    x = FieldBatchNormalization(fields)(x)
+    outputs = NormActivation(fields, name="features")(x)
+    return keras.Model(inputs, outputs)
+
+
+def test_onnx_parity_names_dynamic_batch_and_standard_ops(model, tmp_path):
+    path = tmp_path / "tetris.onnx"
+    error = to_onnx(model, path, check=True)
+    assert error <= 1e-5
+    proto = onnx.load(str(path))
+    assert [i.name for i in proto.graph.input] == ["voxels"]
+    assert [o.name for o in proto.graph.output] == ["logits"]
+    assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    ops = onnx_op_types(path)
+    assert "Einsum" not in ops
+    # Only standard ONNX ops (default domain, known to the ONNX schema).
+    assert all(node.domain in ("", "ai.onnx") for node in proto.graph.node)
+    assert all(onnx.defs.has(op) for op in ops), ops
+    # The largest constant is an assembled conv kernel; no basis tensor survives.
+    kernels = [
+        int(np.prod(layer.conv.kernel.shape))
+        for layer in model.layers
+        if hasattr(layer, "conv")
+    ]
+    biggest = max(int(np.prod(t.dims)) for t in proto.graph.initializer)
+    assert biggest == max(kernels)
+    basis = max(
+        int(np.prod(w.shape)) for w in model.weights if "basis_kernels" in w.path
+    )
+    assert all(int(np.prod(t.dims)) != basis for t in proto.graph.initializer)
+    session = onnxruntime.InferenceSession(str(path))
+    rng = np.random.default_rng(1)
+    for batch in (1, 5):
+        x = rng.normal(size=(batch, 9, 9, 9, 1)).astype("float32")
+        (y,) = session.run(["logits"], {"voxels": x})
+        reference = np.asarray(model(x, training=False))
+        assert relative_error([reference], [y]) <= 1e-5
+
+
+def test_saved_model_parity_and_signature(tmp_path):
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(1)
+    net = _small_model()
+    error = to_saved_model(net, tmp_path / "sm", check=True)
+    assert error <= 1e-5
+    loaded = tf.saved_model.load(str(tmp_path / "sm"))
+    serve = loaded.signatures["serving_default"]
+    x = np.random.default_rng(2).normal(size=(5, 7, 7, 7, 1)).astype("float32")
+    y = serve(grid=tf.constant(x))["features"].numpy()
+    assert relative_error([net(x, training=False)], [y]) <= 1e-5
+
+
+def test_check_raises_on_mismatch(tmp_path, monkeypatch):
+    from keras_se3.export import exporters
+
+    keras.utils.set_random_seed(2)
+    net, other = _small_model(), _small_model()  # different weights
+    monkeypatch.setattr(exporters, "collapse_model", lambda model: other)
+    with pytest.raises(ExportCheckError, match="relative error"):
+        to_saved_model(net, tmp_path / "sm", check=True)
+
+
+def test_cli_export(tmp_path, capsys):
+    keras.utils.set_random_seed(3)
+    net = _small_model()
+    model_path = tmp_path / "small.keras"
+    net.save(model_path)
+    onnx_path, sm_path = tmp_path / "out.onnx", tmp_path / "sm"
+    code = main(
+        [
+            "export",
+            str(model_path),
+            "--onnx",
+            str(onnx_path),
+            "--saved-model",
+            str(sm_path),
+            "--check",
+            "--check-size",
+            "7",
+        ]
+    )
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert onnx_path.is_file() and (sm_path / "saved_model.pb").is_file()
+    assert "check ONNX: relative error" in out.out
+    # Failures: missing file, a model without keras_se3 layers.
+    assert main(["export", str(tmp_path / "missing.keras"), "--onnx", "x"]) == 1
+    assert "not found" in capsys.readouterr().err
+    inputs = keras.Input((4,))
+    keras.Model(inputs, keras.layers.Dense(2)(inputs)).save(tmp_path / "plain.keras")
+    assert main(["export", str(tmp_path / "plain.keras"), "--onnx", "y.onnx"]) == 1
+    assert "not a keras_se3 model" in capsys.readouterr().err
