@@ -31,14 +31,11 @@ def test_batches_and_scipy_rotations():
     )
 
 
-def test_fast_enough_for_high_orders():
-    import time
-
-    rotations = so3.random_rotation(100, seed=0)
-    start = time.perf_counter()
-    so3.wigner_D(10, rotations)
-    # Generous bound: this is a smoke check that nothing is quadratic in the batch.
-    assert time.perf_counter() - start < 5.0
+def test_batch_of_high_order_matrices_matches_one_by_one():
+    rotations = so3.random_rotation(5, seed=0)
+    batch = so3.wigner_D(10, rotations)
+    for rotation, matrix in zip(rotations, batch):
+        np.testing.assert_allclose(matrix, so3.wigner_D(10, rotation), atol=1e-13)
 
 
 def test_rejects_non_rotations():
