@@ -2,8 +2,10 @@ import pathlib
 
 import pytest
 
-tfds = pytest.importorskip("tensorflow_datasets")
-import keras_se3.datasets  # noqa: E402, F401  (registers the builders)
+# Installed by the test extra: a missing TFDS must fail the suite, not skip it.
+import tensorflow_datasets as tfds
+
+import keras_se3.datasets  # noqa: F401  (registers the builders)
 
 
 def dummy_dir(name):
