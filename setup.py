@@ -48,6 +48,7 @@ setup(
             "tf2onnx>=1.16,<1.18",
             "onnx>=1.16,<1.24",
             "onnxruntime>=1.18",
+            "matplotlib>=3.7",
         ],
         "export": ["tf2onnx>=1.16,<1.18", "onnx>=1.16,<1.24", "onnxruntime>=1.18"],
         "data": ["tensorflow-datasets>=4.9,<4.10", "trimesh>=4"],
