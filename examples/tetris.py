@@ -62,7 +62,7 @@ def main():
     )
     parser.add_argument("--learning-rate", type=float, default=3e-3)
     parser.add_argument(
-        "--config", default="default", help="'default' (36^3) or 'small'"
+        "--config", default="default", help="'default' (37^3) or 'small' (17^3)"
     )
     parser.add_argument("--data-dir", default=None, help="TFDS data directory")
     parser.add_argument("--batch-size", type=int, default=32, help="for testing")

@@ -22,7 +22,7 @@ class TetrisConfig(tfds.core.BuilderConfig):
         seed: seed of those rotations (fixed: the test set is reproducible).
     """
 
-    grid_size: int = 36
+    grid_size: int = 37
     block_size: int = 5
     supersampling: int = 3
     num_test_rotations: int = 100
@@ -32,17 +32,22 @@ class TetrisConfig(tfds.core.BuilderConfig):
 class Builder(tfds.core.GeneratorBasedBuilder):
     """DatasetBuilder for the tetris dataset (generated, nothing to download)."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release."}
+    VERSION = tfds.core.Version("2.0.0")
+    RELEASE_NOTES = {
+        "1.0.0": "Initial release (36^3 and 16^3 grids).",
+        "2.0.0": "Odd grids, 37^3 and 17^3: the paper's nets are exactly invariant "
+        "to the 24 cube rotations only when the grid has a centre voxel and "
+        "(n - 1) is divisible by the total stride 4.",
+    }
     BUILDER_CONFIGS = [
         TetrisConfig(
             name="default",
-            description="36^3 grid, each cube a 5^3 block (the paper's setting).",
+            description="37^3 grid, each cube a 5^3 block (the paper's 36^3 + 1).",
         ),
         TetrisConfig(
             name="small",
-            description="16^3 grid, each cube a 3^3 block (quick experiments).",
-            grid_size=16,
+            description="17^3 grid, each cube a 3^3 block (quick experiments).",
+            grid_size=17,
             block_size=3,
         ),
     ]

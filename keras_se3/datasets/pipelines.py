@@ -225,7 +225,7 @@ def tetris_pipeline(
 
     Args:
         split: ``"train"``, ``"test"`` or ``"test_rot90"``.
-        config: ``"default"`` (36^3) or ``"small"`` (16^3).
+        config: ``"default"`` (37^3) or ``"small"`` (17^3).
         dataset: optional already-loaded dataset of ``tetris`` examples.
         data_dir: TFDS data directory.
         download: let TFDS generate the data if needed.

@@ -38,7 +38,7 @@ def piece_offset(piece, grid_size, block_size):
     return np.floor(com - half + 0.5) + half
 
 
-def tetris_voxels(piece, rotation=None, *, grid_size=36, block_size=5, supersampling=3):
+def tetris_voxels(piece, rotation=None, *, grid_size=37, block_size=5, supersampling=3):
     """Voxelise a Tetris piece, optionally rotated about the grid centre.
 
     Computes ``[R f](x) = f(R^-1 x)`` for the piece's indicator function ``f``,
