@@ -43,7 +43,10 @@ class FieldBatchNormalization(keras.layers.Layer):
         scale: learn ``gamma`` (one per field).  With ``center=False,
             scale=False`` the layer has no trainable weights.
         synchronized: compute batch statistics across replicas under a
-            ``tf.distribute`` strategy (TensorFlow backend only).
+            ``tf.distribute`` strategy (TensorFlow backend only).  Either way
+            the moving statistics are averaged over the replicas at each update
+            (``aggregation="mean"``), so all replicas keep the same copy;
+            without ``synchronized`` that is the mean of per-replica statistics.
         beta_initializer, gamma_initializer, moving_mean_initializer,
         moving_variance_initializer: as in ``keras.layers.BatchNormalization``.
         **kwargs: base ``keras.layers.Layer`` arguments.
@@ -121,6 +124,9 @@ class FieldBatchNormalization(keras.layers.Layer):
                 f"has {channels} channels."
             )
         n_fields, n_scalars = self.fields.num_fields, self._n_scalars
+        # The moving statistics are aggregated with "mean": with Keras' default
+        # ("none") each replica of a tf.distribute strategy would keep its own
+        # copy, and the replicas would disagree in inference and in checkpoints.
         if self.scale:
             self.gamma = self.add_weight(
                 name="gamma",
@@ -144,6 +150,7 @@ class FieldBatchNormalization(keras.layers.Layer):
                 initializer=self.moving_mean_initializer,
                 trainable=False,
                 autocast=False,
+                aggregation="mean",
             )
         self.moving_variance = self.add_weight(
             name="moving_variance",
@@ -151,6 +158,7 @@ class FieldBatchNormalization(keras.layers.Layer):
             initializer=self.moving_variance_initializer,
             trainable=False,
             autocast=False,
+            aggregation="mean",
         )
         self._reduction_axes = list(range(len(input_shape) - 1))
 
