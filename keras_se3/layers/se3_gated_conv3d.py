@@ -46,6 +46,9 @@ class SE3GatedConv3D(keras.layers.Layer):
         batch_norm: add :class:`FieldBatchNormalization` (no parameters) before
             the gate.
         momentum: moving-average momentum of the batch norm.
+        synchronized_batch_norm: compute the batch norm's statistics over the
+            global batch under a ``tf.distribute`` strategy (see
+            :class:`FieldBatchNormalization`'s ``synchronized``).
         dropout: :class:`FieldDropout` rate after the gate (0: none).
         use_bias: biases of the scalar fields and gates (in the gate).
         kernel_initializer, kernel_regularizer, kernel_constraint: of the
@@ -79,6 +82,7 @@ class SE3GatedConv3D(keras.layers.Layer):
         gate_activation="sigmoid",
         batch_norm=False,
         momentum=0.99,
+        synchronized_batch_norm=False,
         dropout=0.0,
         use_bias=True,
         kernel_initializer=None,
@@ -103,6 +107,7 @@ class SE3GatedConv3D(keras.layers.Layer):
         self.downsampling = downsampling
         self.batch_norm = bool(batch_norm)
         self.momentum = momentum
+        self.synchronized_batch_norm = bool(synchronized_batch_norm)
         self.dropout = float(dropout)
         policy = self.dtype_policy
         conv_fields = Gate.input_fields(self.out_fields)
@@ -143,6 +148,7 @@ class SE3GatedConv3D(keras.layers.Layer):
                 momentum=momentum,
                 center=False,
                 scale=False,
+                synchronized=self.synchronized_batch_norm,
                 dtype=policy,
                 name="norm",
             )
@@ -211,6 +217,7 @@ class SE3GatedConv3D(keras.layers.Layer):
                 "gate_activation": self.gate.get_config()["gate_activation"],
                 "batch_norm": self.batch_norm,
                 "momentum": self.momentum,
+                "synchronized_batch_norm": self.synchronized_batch_norm,
                 "dropout": self.dropout,
                 "use_bias": self.gate.get_config()["use_bias"],
                 "kernel_initializer": conv["kernel_initializer"],

@@ -28,7 +28,8 @@ class SE3ResidualBlock(keras.layers.Layer):
         in_fields: input field type (``None``: every channel a scalar).
         out_fields: output field type (``None``: ``fields``).
         basis, strides, downsampling, activation, batch_norm, momentum,
-        kernel_initializer: as in :class:`SE3GatedConv3D`.
+        synchronized_batch_norm, kernel_initializer: as in
+        :class:`SE3GatedConv3D`.
         **kwargs: base layer arguments.
 
     Input shape:
@@ -56,6 +57,7 @@ class SE3ResidualBlock(keras.layers.Layer):
         activation="relu",
         batch_norm=False,
         momentum=0.99,
+        synchronized_batch_norm=False,
         kernel_initializer=None,
         **kwargs,
     ):
@@ -69,6 +71,7 @@ class SE3ResidualBlock(keras.layers.Layer):
         self.activation = activation
         self.batch_norm = bool(batch_norm)
         self.momentum = momentum
+        self.synchronized_batch_norm = bool(synchronized_batch_norm)
         self.kernel_initializer = kernel_initializer
         policy = self.dtype_policy
         self.gated = SE3GatedConv3D(
@@ -81,6 +84,7 @@ class SE3ResidualBlock(keras.layers.Layer):
             activation=activation,
             batch_norm=batch_norm,
             momentum=momentum,
+            synchronized_batch_norm=synchronized_batch_norm,
             kernel_initializer=kernel_initializer,
             dtype=policy,
             name="gated",
@@ -109,6 +113,7 @@ class SE3ResidualBlock(keras.layers.Layer):
             momentum=self.momentum,
             center=False,
             scale=False,
+            synchronized=self.synchronized_batch_norm,
             dtype=self.dtype_policy,
             name=name,
         )
@@ -195,6 +200,7 @@ class SE3ResidualBlock(keras.layers.Layer):
                 "activation": self.gated.get_config()["activation"],
                 "batch_norm": self.batch_norm,
                 "momentum": self.momentum,
+                "synchronized_batch_norm": self.synchronized_batch_norm,
                 "kernel_initializer": self.gated.get_config()["kernel_initializer"],
             }
         )

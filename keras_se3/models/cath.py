@@ -20,6 +20,7 @@ def cath_resnet(
     num_classes=10,
     downsampling="average",
     batch_norm=True,
+    synchronized_batch_norm=False,
     input_shape=(None, None, None, 1),
     name="cath_se3_resnet",
 ):
@@ -37,6 +38,8 @@ def cath_resnet(
         num_classes: 10 architectures for ``cath_10arch``.
         downsampling: ``"average"`` (the paper's CATH net) or ``"gaussian"``.
         batch_norm: parameter-free field batch norm after every convolution.
+        synchronized_batch_norm: batch statistics over the global batch under a
+            ``tf.distribute`` strategy (all-reduced across replicas).
         input_shape: ``(x, y, z, channels)``; spatial sizes may be None.
         name: model name.
     """
@@ -44,7 +47,13 @@ def cath_resnet(
     fields = FieldType([(input_shape[-1], 0)])
     stem = _orders(2)
     x = SE3GatedConv3D(
-        stem, 7, in_fields=fields, basis=basis, batch_norm=batch_norm, name="stem"
+        stem,
+        7,
+        in_fields=fields,
+        basis=basis,
+        batch_norm=batch_norm,
+        synchronized_batch_norm=synchronized_batch_norm,
+        name="stem",
     )(inputs)
     fields = stem
     for stage, (multiplicity, blocks) in enumerate(CATH_STAGES):
@@ -61,6 +70,7 @@ def cath_resnet(
                 strides=2 if block == 0 and stage > 0 else 1,
                 downsampling=downsampling,
                 batch_norm=batch_norm,
+                synchronized_batch_norm=synchronized_batch_norm,
                 name=f"stage{stage + 1}_block{block + 1}",
             )(x)
             fields = out_fields

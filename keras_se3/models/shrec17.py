@@ -28,6 +28,7 @@ def shrec17_net(
     num_classes=55,
     downsampling="gaussian",
     batch_norm=True,
+    synchronized_batch_norm=False,
     input_shape=(None, None, None, 1),
     name="shrec17_se3",
 ):
@@ -36,7 +37,8 @@ def shrec17_net(
     Gated convolutions (kernel 5, field batch norm) with multiplicities of the
     orders 0, 1, 2: ``1 -> (8,4,2) x2 -> (16,8,4) x2 -> (32,16,8) x3 -> 512x0``,
     stride 2 at layers 1, 3, 5 and 7 (low-pass downsampling); spatial mean,
-    ``Dense(num_classes)`` (logits).
+    ``Dense(num_classes)`` (logits).  ``synchronized_batch_norm`` computes the
+    batch statistics over the global batch under a ``tf.distribute`` strategy.
     """
     inputs = keras.Input(input_shape, name="voxels")
     x, fields = inputs, FieldType([(input_shape[-1], 0)])
@@ -50,6 +52,7 @@ def shrec17_net(
             strides=stride,
             downsampling=downsampling,
             batch_norm=batch_norm,
+            synchronized_batch_norm=synchronized_batch_norm,
             name=f"gated_{index + 1}",
         )(x)
         fields = out_fields

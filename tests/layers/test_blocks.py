@@ -125,3 +125,23 @@ def test_blur_then_strided_conv_equals_the_papers_order_in_the_interior():
     # Equal away from the border, where the zero padding enters in different places.
     inner = (slice(None), slice(3, -3), slice(3, -3), slice(3, -3))
     np.testing.assert_allclose(fast[inner], paper[inner], rtol=1e-4, atol=1e-5)
+
+
+def test_blocks_pass_synchronized_batch_norm_to_their_norms():
+    gated = SE3GatedConv3D(
+        "2x0 + 1x1", 3, batch_norm=True, synchronized_batch_norm=True
+    )
+    block = SE3ResidualBlock(
+        "2x0 + 1x1",
+        3,
+        in_fields="1x0",
+        batch_norm=True,
+        synchronized_batch_norm=True,
+    )
+    block.build((None, 9, 9, 9, 1))
+    norms = [gated.norm, block.gated.norm, block.norm, block.shortcut_norm]
+    assert all(norm.synchronized for norm in norms)
+    for layer in (gated, block):
+        clone = type(layer).from_config(layer.get_config())
+        assert clone.get_config()["synchronized_batch_norm"] is True
+    assert not SE3GatedConv3D("1x0", 3, batch_norm=True).norm.synchronized
