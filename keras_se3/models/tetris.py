@@ -22,6 +22,7 @@ def tetris_net(
     dropout=0.2,
     input_shape=(None, None, None, 1),
     name="tetris_se3",
+    padding="same",
 ):
     """The paper's steerable Tetris classifier.
 
@@ -38,6 +39,9 @@ def tetris_net(
         dropout: rate before the classifier.
         input_shape: ``(x, y, z, 1)``; spatial sizes may be None.
         name: model name.
+        padding: of every convolution: ``"same"`` (default), or an int ``p``
+            of zeros added on each side (se3cnn's Tetris net used 4, the full
+            convolution: no response is cut at the border).
 
     Returns:
         A ``keras.Model`` mapping ``[batch, x, y, z, 1]`` to logits.
@@ -52,6 +56,7 @@ def tetris_net(
             basis=basis,
             strides=stride,
             downsampling=downsampling,
+            padding=padding,
             name=f"gated_{index + 1}",
         )(x)
         fields = FieldType(out_fields)
@@ -62,13 +67,19 @@ def tetris_net(
 
 
 def tetris_cnn(
-    num_classes=8, dropout=0.2, input_shape=(None, None, None, 1), name="tetris_cnn"
+    num_classes=8,
+    dropout=0.2,
+    batch_norm=True,
+    input_shape=(None, None, None, 1),
+    name="tetris_cnn",
 ):
     """Plain-CNN baseline with the steerable net's channel counts per layer.
 
     ``Conv3D`` layers of 43, 144, 160 and 128 channels (the dimensions of the
-    steerable net's field types), kernel 5, ReLU, strides 1, 2, 2, 1; spatial
-    mean, dropout, ``Dense(num_classes)``.
+    steerable net's field types), kernel 5, strides 1, 2, 2, 1, each followed by
+    ``BatchNormalization`` (as in se3cnn's baseline; without it the CNN does not
+    train at the steerable net's learning rate) and ReLU; spatial mean, dropout,
+    ``Dense(num_classes)``.
     """
     inputs = keras.Input(input_shape, name="voxels")
     x = inputs
@@ -78,9 +89,11 @@ def tetris_cnn(
             5,
             strides=stride,
             padding="same",
-            activation="relu",
             name=f"conv_{index + 1}",
         )(x)
+        if batch_norm:
+            x = keras.layers.BatchNormalization(name=f"bn_{index + 1}")(x)
+        x = keras.layers.Activation("relu", name=f"relu_{index + 1}")(x)
     x = keras.layers.GlobalAveragePooling3D(name="pool")(x)
     x = keras.layers.Dropout(dropout, name="dropout")(x)
     outputs = keras.layers.Dense(num_classes, name="logits")(x)
