@@ -17,8 +17,13 @@ $(STAMP): setup.py
 test: lint
 	$(PY) -m pytest -n 2 tests
 
+# The main job: the paper's Tetris experiment in a reduced setting (17^3 grid, one
+# seed, steerable net and CNN), then collapse + ONNX export of the steerable net,
+# checked in onnxruntime, and figures. Outputs in build/demo/.
+DEMO_STEPS ?= 100
 demo: $(STAMP)
-	$(PY) examples/quickstart.py
+	$(PY) examples/tetris.py --config small --seeds 1 --steps $(DEMO_STEPS) \
+		--export build/demo --plots build/demo
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check $(SOURCES)
@@ -33,6 +38,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/equivariance.py --kernel-size 3 5 7
 	$(PY) benchmarks/init_scale.py
 	$(PY) benchmarks/paper_nets.py
+	$(PY) benchmarks/export.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
