@@ -56,6 +56,16 @@ setup(
         # (not needed for tfds.load or the builders themselves).
         "tfds-cli": ["tensorflow-datasets>=4.9,<4.10", "apache-beam", "mlcroissant"],
         "plot": ["matplotlib>=3.7"],
+        # Everything the example scripts use (TensorBoard logs included).
+        "examples": [
+            "tensorflow-datasets>=4.9,<4.10",
+            "trimesh>=4",
+            "tf2onnx>=1.16,<1.18",
+            "onnx>=1.16,<1.24",
+            "onnxruntime>=1.18",
+            "matplotlib>=3.7",
+            "tensorboard",
+        ],
     },
     entry_points={"console_scripts": ["keras-se3 = keras_se3.export.cli:main"]},
     classifiers=[
