@@ -139,14 +139,25 @@ class LowPassDownsampling3D(keras.layers.Layer):
         batch, nx, ny, nz, c = shape
         # Pass 1, along x: [B, X, Y*Z, C].
         x = ops.reshape(inputs, (batch, nx, ny * nz, c))
-        x = ops.depthwise_conv(self._pad(x, 1), rows, strides=(f, 1), padding="valid")
+        x = self._filter(self._pad(x, 1), rows, f, axis=1)
         mx = ops.shape(x)[1]
         # Passes 2 and 3, along y then z: [B*X', Y, Z, C].
         x = ops.reshape(x, (batch * mx, ny, nz, c))
-        x = ops.depthwise_conv(self._pad(x, 1), rows, strides=(f, 1), padding="valid")
-        x = ops.depthwise_conv(self._pad(x, 2), cols, strides=(1, f), padding="valid")
+        x = self._filter(self._pad(x, 1), rows, f, axis=1)
+        x = self._filter(self._pad(x, 2), cols, f, axis=2)
         my, mz = ops.shape(x)[1], ops.shape(x)[2]
         return ops.reshape(x, (batch, mx, my, mz, c))
+
+    @staticmethod
+    def _filter(x, kernel, stride, axis):
+        """Depthwise 1D filter along ``axis`` (1 or 2) of ``[N, H, W, C]``, then
+        keep every ``stride``-th sample.  The strides are applied by slicing, not
+        by the convolution: TensorFlow's CPU kernels outside oneDNN (float64, or
+        ``TF_ENABLE_ONEDNN_OPTS=0``) reject unequal strides like ``(2, 1)``."""
+        x = ops.depthwise_conv(x, kernel, strides=1, padding="valid")
+        if stride == 1:
+            return x
+        return x[:, ::stride] if axis == 1 else x[:, :, ::stride]
 
     def _output_size(self, n):
         if n is None or not self.subsample:

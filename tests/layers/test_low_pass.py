@@ -151,3 +151,13 @@ def test_blur_only_keeps_the_size_and_needs_the_gaussian():
     )
     with pytest.raises(ValueError, match="subsample=False"):
         LowPassDownsampling3D(2, method="average", subsample=False)
+
+
+@pytest.mark.parametrize("method", ["gaussian", "average"])
+def test_float64_matches_float32(method):
+    # float64 runs on TensorFlow's Eigen kernels, which reject unequal strides.
+    x = np.random.default_rng(0).normal(size=(2, 9, 9, 9, 3))
+    y64 = LowPassDownsampling3D(2, method=method, dtype="float64")(x)
+    y32 = LowPassDownsampling3D(2, method=method)(x.astype("float32"))
+    assert y64.dtype == "float64" and y64.shape == y32.shape
+    np.testing.assert_allclose(np.asarray(y64), np.asarray(y32), atol=1e-5)
