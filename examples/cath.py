@@ -125,7 +125,12 @@ def main(argv=None):
 
     def build_model():
         if args.model == "se3":
-            return cath_resnet(num_classes=num_classes, input_shape=shape)
+            # Batch statistics over the global batch when there are replicas.
+            return cath_resnet(
+                num_classes=num_classes,
+                input_shape=shape,
+                synchronized_batch_norm=strategy.num_replicas_in_sync > 1,
+            )
         return cath_cnn(num_classes=num_classes, input_shape=shape)
 
     fraction = f", 1/{args.train_fraction} of the training set" * (

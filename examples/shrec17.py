@@ -117,7 +117,12 @@ def main(argv=None):
 
     def build_model():
         if args.model == "se3":
-            return shrec17_net(num_classes=num_classes, input_shape=shape)
+            # Batch statistics over the global batch when there are replicas.
+            return shrec17_net(
+                num_classes=num_classes,
+                input_shape=shape,
+                synchronized_batch_norm=strategy.num_replicas_in_sync > 1,
+            )
         return shrec17_cnn(num_classes=num_classes, input_shape=shape)
 
     common.train_evaluate_export(
