@@ -98,7 +98,7 @@ def hand_written_tetris(model, grid):
         )
         x = layer(x)
         layer.set_weights([kernel, bias])
-        # The paper's field types list scalars first: channels [scalars | fields | gates].
+        # Scalars come first in the paper's types: [scalars | fields | gates].
         assert np.array_equal(scalars, np.arange(len(scalars)))
         if n_gates:
             s, v, g = ops.split(x, [len(scalars), fields.dim], axis=-1)
