@@ -66,17 +66,16 @@ def hand_written_tetris(model, grid):
     """The Tetris net written with ``Conv3D`` + ``keras.ops``, weights from ``model``,
     for ``grid^3`` inputs (static shapes keep the hand-written reshapes simple).
 
-    Each gated block: optional Gaussian blur, ``Conv3D(padding="same")`` (the grid
-    is odd, so TensorFlow's "same" padding is symmetric here), ReLU on the scalars,
-    sigmoid gates broadcast to their fields by ``ops.repeat``.  Biases of the gate
-    are folded into the convolution's bias, as one would write it by hand.
+    Each gated block: ``Conv3D(padding="same")`` (the grid is odd, so
+    TensorFlow's "same" padding is symmetric here), ReLU on the scalars, sigmoid
+    gates broadcast to their fields by ``ops.repeat``, then (stride 2) a Gaussian
+    blur and every other voxel.  Biases of the gate are folded into the
+    convolution's bias, as one would write it by hand.
     """
     inputs = keras.Input((grid, grid, grid, 1), name="voxels")
     x = inputs
     for index in range(1, 5):
         block = model.get_layer(f"gated_{index}")
-        if block.blur is not None:
-            x = _gaussian_blur(x, block.blur.blur_kernel_1d(), f"blur_{index}")
         conv = block.conv
         kernel = np.asarray(conv.kernel)
         bias = np.zeros(kernel.shape[-1], "float32")
@@ -107,6 +106,10 @@ def hand_written_tetris(model, grid):
             x = ops.concatenate([ops.relu(s), v * g], axis=-1)
         else:
             x = ops.relu(x)
+        if block.down is not None:
+            x = _gaussian_blur(x, block.down.blur_kernel_1d(), f"blur_{index}")
+            step = block.down.factor
+            x = x[:, ::step, ::step, ::step, :]
     x = keras.layers.GlobalAveragePooling3D(name="pool")(x)
     dense = model.get_layer("logits")
     head = keras.layers.Dense(dense.units, name="logits")

@@ -419,14 +419,13 @@ def _convert_invariant_pooling(b, layer, x, name):
 
 
 def _convert_gated(b, layer, x, name):
-    if layer.blur is not None:
-        x = _convert_low_pass(b, layer.blur, x, f"{name}_blur")
     x = _convert_conv(b, layer.conv, x, f"{name}_conv", fold_next=True)
-    if layer.pool is not None:
-        x = _convert_low_pass(b, layer.pool, x, f"{name}_pool")
     if layer.norm is not None:
         x = _convert_batch_norm(b, layer.norm, x, f"{name}_norm")
-    return _convert_gate(b, layer.gate, x, f"{name}_gate")
+    x = _convert_gate(b, layer.gate, x, f"{name}_gate")
+    if layer.down is not None:
+        x = _convert_low_pass(b, layer.down, x, f"{name}_down")
+    return x
 
 
 def _convert_residual(b, layer, x, name):

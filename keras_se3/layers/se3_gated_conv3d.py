@@ -17,10 +17,19 @@ class SE3GatedConv3D(keras.layers.Layer):
     """The paper's gated convolution block (section 4.3), as one layer.
 
     ``SE3Conv3D`` producing ``out_fields`` plus one gate scalar per non-scalar
-    field, with (if ``strides > 1``) anti-aliased downsampling, then (optionally)
-    field batch normalisation, then the :class:`Gate` (activation with a bias on
-    the scalars, sigmoid gates multiplying the other fields), then (optionally)
-    field dropout.  Every stage is equivariant, so the block is.
+    field, then (optionally) field batch normalisation, then the :class:`Gate`
+    (activation with a bias on the scalars, sigmoid gates multiplying the other
+    fields), then (if ``strides > 1``) anti-aliased downsampling, then
+    (optionally) field dropout.  Every stage is equivariant, so the block is.
+
+    The downsampling smooths the *activated* feature maps before subsampling
+    them (paper section 4.4.2, and se3cnn's block: convolution at stride 1,
+    gate, low-pass, stride).  The nonlinearity creates frequencies above the
+    coarse grid's Nyquist limit; the low-pass removes them before they alias.
+    Subsampling before the gate (a strided convolution of a blurred input: the
+    same linear map at 1/8 of the cost) leaves the gate's output aliased, and
+    the trained Tetris net then loses most of its rotation invariance:
+    ``docs/results.md`` has the measurements.
 
     The convolution has no bias: the gate carries one bias per scalar field and
     per gate, and batch norm (if any) has no parameters of its own (centring and
@@ -31,15 +40,14 @@ class SE3GatedConv3D(keras.layers.Layer):
         kernel_size: odd int or 3 odd ints.
         in_fields: input field type; ``None``: every input channel is a scalar.
         basis: the kernel basis (see :class:`SE3Conv3D`).
-        strides: int downsampling factor, anti-aliased: the paper's "convolve
-            at stride 1, then Gaussian low-pass and subsample", computed as
-            "Gaussian blur of the input, then a strided convolution" — the same
-            linear map away from the zero-padded border (blur and convolution
-            commute), at ``1 / strides^3`` of the convolution's cost.
-        downsampling: ``"gaussian"`` (the paper's low-pass, default),
-            ``"average"`` (average pooling), or ``"strided"`` — a bare strided
-            convolution, which aliases (in the paper's Tetris experiment the
-            accuracy falls from 99% to 36%); only for ablations.
+        strides: int downsampling factor.
+        downsampling: how ``strides > 1`` downsamples: ``"gaussian"`` (the
+            paper's: convolution at stride 1, gate, then
+            :class:`LowPassDownsampling3D` — Gaussian low-pass and subsampling),
+            ``"average"`` (the same with average pooling), or ``"strided"`` — a
+            bare strided convolution before the gate, which aliases (in the
+            paper's Tetris experiment the accuracy falls from 99% to 36%); only
+            for ablations.
         padding: ``"same"``, ``"valid"`` or int (symmetric), of the convolution.
         activation: activation of the scalar fields (any Keras activation).
         gate_activation: activation of the gates (``"sigmoid"``).
@@ -59,8 +67,9 @@ class SE3GatedConv3D(keras.layers.Layer):
         ``(batch, x, y, z, in_fields.dim)``.
 
     Output shape:
-        ``(batch, x', y', z', out_fields.dim)``; ``x' = (x - 1) // strides + 1``
-        with ``padding="same"``.
+        ``(batch, x', y', z', out_fields.dim)``; with ``padding="same"``,
+        ``x' = (x - 1) // strides + 1`` (``"gaussian"``, ``"strided"``) or
+        ``x // strides`` (``"average"``).
 
     Example:
 
@@ -111,24 +120,12 @@ class SE3GatedConv3D(keras.layers.Layer):
         self.dropout = float(dropout)
         policy = self.dtype_policy
         conv_fields = Gate.input_fields(self.out_fields)
-        # Gaussian low-pass: blur the input, then convolve with stride. Blur and
-        # convolution commute, so this is the paper's "convolve at stride 1, then
-        # low-pass and subsample" away from the zero-padded border, at 1/strides^3
-        # of the convolution's cost. Average pooling stays after the convolution
-        # (its even box is centred between voxels).
-        blur_first = strides > 1 and downsampling == "gaussian"
-        conv_strides = strides if downsampling in ("strided", "gaussian") else 1
-        self.blur = (
-            LowPassDownsampling3D(strides, subsample=False, dtype=policy, name="blur")
-            if blur_first
-            else None
-        )
         self.conv = SE3Conv3D(
             conv_fields,
             kernel_size,
             in_fields=in_fields,
             basis=basis,
-            strides=conv_strides,
+            strides=strides if downsampling == "strided" else 1,
             padding=padding,
             use_bias=False,
             kernel_initializer=kernel_initializer,
@@ -136,11 +133,6 @@ class SE3GatedConv3D(keras.layers.Layer):
             kernel_constraint=kernel_constraint,
             dtype=policy,
             name="conv",
-        )
-        self.pool = (
-            LowPassDownsampling3D(strides, method="average", dtype=policy, name="pool")
-            if strides > 1 and downsampling == "average"
-            else None
         )
         self.norm = (
             FieldBatchNormalization(
@@ -163,6 +155,17 @@ class SE3GatedConv3D(keras.layers.Layer):
             dtype=policy,
             name="gate",
         )
+        # After the gate: smooth the activated fields, then subsample (see above).
+        self.down = (
+            LowPassDownsampling3D(
+                strides,
+                method=downsampling,
+                dtype=policy,
+                name="downsampling",
+            )
+            if strides > 1 and downsampling != "strided"
+            else None
+        )
         self.drop = (
             FieldDropout(self.out_fields, self.dropout, dtype=policy, name="dropout")
             if self.dropout
@@ -174,7 +177,7 @@ class SE3GatedConv3D(keras.layers.Layer):
         return self.conv.in_fields
 
     def _stages(self):
-        stages = (self.blur, self.conv, self.pool, self.norm, self.gate, self.drop)
+        stages = (self.conv, self.norm, self.gate, self.down, self.drop)
         return [stage for stage in stages if stage is not None]
 
     def build(self, input_shape):
@@ -184,13 +187,12 @@ class SE3GatedConv3D(keras.layers.Layer):
             shape = stage.compute_output_shape(shape)
 
     def call(self, inputs, training=None):
-        x = inputs if self.blur is None else self.blur(inputs)
-        x = self.conv(x)
-        if self.pool is not None:
-            x = self.pool(x)
+        x = self.conv(inputs)
         if self.norm is not None:
             x = self.norm(x, training=training)
         x = self.gate(x)
+        if self.down is not None:
+            x = self.down(x)
         if self.drop is not None:
             x = self.drop(x, training=training)
         return x

@@ -130,8 +130,10 @@ class SE3ResidualBlock(keras.layers.Layer):
         if self.norm is not None:
             self.norm.build(self.conv.compute_output_shape(inner))
         if in_fields != self.out_fields or self.strides > 1:
-            # Downsampling as in SE3GatedConv3D: Gaussian = blur, strided conv;
-            # average = conv, pool; strided = bare strided conv.
+            # The shortcut is linear, so its Gaussian downsampling can blur first
+            # and convolve with stride (the same map as convolution, low-pass,
+            # subsampling, at 1/8 of the cost; the main path must low-pass after
+            # its gate). Average = conv, pool; strided = bare strided conv.
             shape = input_shape
             if self.strides > 1 and self.downsampling == "gaussian":
                 self.shortcut_blur = LowPassDownsampling3D(

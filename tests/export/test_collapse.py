@@ -49,6 +49,19 @@ def _parity(model, collapsed, x):
     return relative_error([reference], [value])
 
 
+def _float64_outputs(build, model, x):
+    """``model``'s inference outputs computed in float64 (same weights)."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float64")
+    try:
+        exact = build()
+        exact.build(x.shape)
+        exact.set_weights([np.asarray(w, "float64") for w in model.get_weights()])
+        return np.asarray(exact(x.astype("float64"), training=False))
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
 def _stock_only(model):
     for layer in model.layers:
         module = type(layer).__module__
@@ -88,7 +101,13 @@ def test_paper_nets_with_batch_norm_statistics(build, size, rng):
         isinstance(layer, keras.layers.BatchNormalization) for layer in collapsed.layers
     ), "every field batch norm of these nets folds into a convolution"
     x = rng.normal(size=(2, size, size, size, 1)).astype("float32")
-    assert _parity(model, collapsed, x) <= TOL
+    # Logits reach ~1e4 here (random BN statistics), where the original's own
+    # float32 rounding is ~1e-5: both are compared with the exact (float64)
+    # original, and the collapsed net must be as exact as the original.
+    exact = _float64_outputs(build, model, x)
+    collapsed_error = relative_error([exact], [np.asarray(collapsed(x))])
+    original_error = relative_error([exact], [np.asarray(model(x, training=False))])
+    assert collapsed_error <= TOL and collapsed_error <= 2 * original_error + 1e-6
     # The original model is untouched.
     for w, old in zip(model.weights, before):
         np.testing.assert_array_equal(np.asarray(w), old)

@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 import pytest
+from keras import ops
 
 from keras_se3 import FieldType, SE3GatedConv3D, SE3ResidualBlock, so3
 
@@ -106,22 +107,53 @@ def test_block_errors():
         block(np.zeros((1, 5, 5, 5, 3), "float32"))
 
 
-def test_blur_then_strided_conv_equals_the_papers_order_in_the_interior():
-    from keras_se3 import LowPassDownsampling3D, SE3Conv3D
+def test_gated_conv_low_passes_after_the_gate():
+    """The paper's order: convolution at stride 1, gate, low-pass, subsampling."""
+    from keras_se3 import Gate, LowPassDownsampling3D, SE3Conv3D
 
     keras.utils.set_random_seed(0)
     block = SE3GatedConv3D("1x0 + 1x1", 5, in_fields="1x0 + 1x1", strides=2)
     x = _input("1x0 + 1x1", 21, batch=1)
-    block(x)
-    fast = np.asarray(block.conv(block.blur(x)))
-    # The paper's order: convolve at stride 1, then low-pass and subsample.
-    stride_one = SE3Conv3D(
-        block.gate.input_fields, 5, in_fields="1x0 + 1x1", use_bias=False
+    y = np.asarray(block(x))
+    conv = SE3Conv3D(block.gate.input_fields, 5, in_fields="1x0 + 1x1", use_bias=False)
+    conv.build(x.shape)
+    conv.set_weights(block.conv.get_weights())
+    gate = Gate("1x0 + 1x1")
+    gate.build(conv.compute_output_shape(x.shape))
+    gate.set_weights(block.gate.get_weights())
+    expected = np.asarray(LowPassDownsampling3D(2)(gate(conv(x))))
+    assert y.shape == expected.shape == (1, 11, 11, 11, 4)
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-6)
+    # Subsampling before the gate is a different function (the gate aliases).
+    fast = np.asarray(
+        block.gate(
+            ops.conv(
+                LowPassDownsampling3D(2, subsample=False)(x),
+                block.conv.kernel,
+                strides=2,
+                padding="same",
+            )
+        )
     )
+    assert _relative(fast, y) > 1e-2
+
+
+def test_residual_shortcut_blur_then_strided_conv_equals_conv_then_low_pass():
+    """The linear shortcut downsamples the cheap way: the same map in the interior."""
+    from keras_se3 import LowPassDownsampling3D, SE3Conv3D
+
+    keras.utils.set_random_seed(0)
+    block = SE3ResidualBlock(
+        "1x0 + 1x1", 5, in_fields="1x0 + 1x1", out_fields="2x0", strides=2
+    )
+    x = _input("1x0 + 1x1", 21, batch=1)
+    block(x)
+    fast = np.asarray(block.shortcut(block.shortcut_blur(x)))
+    stride_one = SE3Conv3D("2x0", 5, in_fields="1x0 + 1x1", use_bias=False)
     stride_one.build(x.shape)
-    stride_one.set_weights(block.conv.get_weights())
+    stride_one.set_weights(block.shortcut.get_weights())
     paper = np.asarray(LowPassDownsampling3D(2)(stride_one(x)))
-    assert fast.shape == paper.shape == (1, 11, 11, 11, block.gate.input_fields.dim)
+    assert fast.shape == paper.shape == (1, 11, 11, 11, 2)
     # Equal away from the border, where the zero padding enters in different places.
     inner = (slice(None), slice(3, -3), slice(3, -3), slice(3, -3))
     np.testing.assert_allclose(fast[inner], paper[inner], rtol=1e-4, atol=1e-5)
