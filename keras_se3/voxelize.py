@@ -123,7 +123,11 @@ def voxelize_points_np(
     half_extent = dtype.type(n * voxel_size / 2)
     inside = np.all(np.abs(points) <= half_extent, axis=-1)
     num_dropped = int(num_points - np.count_nonzero(inside))
-    weights = np.where(inside, weights, dtype.type(0))
+    # Leave dropped points out of the sums (not zero-weighted): the grid is then
+    # bit-identical to the grid of the kept points alone, whatever BLAS's
+    # summation order for a different number of points.
+    points, weights, onehot = points[inside], weights[inside], onehot[inside]
+    num_points = points.shape[0]
 
     centres = ((np.arange(n) - (n - 1) / 2) * voxel_size).astype(dtype)
     scaled = (points[:, :, None] - centres) / dtype.type(sigma)  # [P, 3, n]
