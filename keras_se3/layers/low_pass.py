@@ -52,8 +52,9 @@ class LowPassDownsampling3D(keras.layers.Layer):
         subsample: ``False`` only blurs (Gaussian only; output size = input
             size).  A linear filter commutes with a convolution, so "blur, then a
             strided convolution" equals "convolution, then blur and subsample" away
-            from the zero-padded border, at a fraction of the cost:
-            :class:`SE3GatedConv3D` downsamples that way.
+            from the zero-padded border, at a fraction of the cost: the linear
+            shortcut of :class:`SE3ResidualBlock` downsamples that way (not a
+            path with a nonlinearity: that must be smoothed after it).
         **kwargs: base ``keras.layers.Layer`` arguments.
 
     Input shape:

@@ -28,7 +28,7 @@ def tetris_net(
 
     ``(1x0) -> 4x0+4x1+4x2+1x3 -> 16x0+16x1+16x2 -> 32x0+16x1+16x2 -> 128x0``,
     gated convolutions of kernel 5 with strides 1, 2, 2, 1 (convolution at stride
-    1, then a Gaussian low-pass and subsampling), spatial mean of the 128
+    1, gate, then a Gaussian low-pass and subsampling), spatial mean of the 128
     scalars, dropout, ``Dense(num_classes)`` (logits).
 
     Args:
