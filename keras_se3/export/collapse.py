@@ -217,8 +217,8 @@ def _convert_batch_norm(b, layer, x, name, foldable=True):
 
 
 def _convert_low_pass(b, layer, x, name):
-    if layer.factor == 1:
-        return x
+    if len(layer.blur_kernel_1d()) == 1:
+        return x  # factor 1 without a sigma: the identity
     f = layer.factor if layer.subsample else 1
     if layer.method == "average":
         y = b(

@@ -7,15 +7,25 @@ import numpy as np
 from keras import ops
 
 
-def gaussian_kernel_1d(factor):
-    """The paper's low-pass for downsampling by ``factor`` (numpy, sums to 1).
+def paper_sigma(factor):
+    """The paper's low-pass width for downsampling by ``factor``: ``0.5 sqrt(f^2 - 1)``.
 
-    ``sigma = 0.5 * sqrt(factor^2 - 1)``, size ``int(1 + 5 sigma)`` made odd
-    (5 taps for factor 2), sampled at ``-(size-1)/2 .. (size-1)/2``.
+    0.87 input voxels for factor 2; 0 (no filter) for factor 1.
     """
-    if factor == 1:
+    return 0.5 * math.sqrt(factor**2 - 1)
+
+
+def gaussian_kernel_1d(factor, sigma=None):
+    """The Gaussian low-pass for downsampling by ``factor`` (numpy, sums to 1).
+
+    ``sigma`` (input voxels) defaults to :func:`paper_sigma`; the size is
+    ``int(1 + 5 sigma)`` made odd (5 taps for the paper's factor 2), sampled at
+    ``-(size-1)/2 .. (size-1)/2``.
+    """
+    if sigma is None:
+        sigma = paper_sigma(factor)
+    if sigma == 0:
         return np.ones(1)
-    sigma = 0.5 * math.sqrt(factor**2 - 1)
     size = int(1 + 5 * sigma)
     size += 1 - size % 2
     t = np.arange(size) - (size - 1) / 2
@@ -32,12 +42,13 @@ class LowPassDownsampling3D(keras.layers.Layer):
     with both).
 
     - ``method="gaussian"`` (the paper's): blur with the separable Gaussian of
-      :func:`gaussian_kernel_1d` (``sigma = 0.5 * sqrt(factor^2 - 1)``, 5 taps
-      for factor 2), zero-padded symmetrically by ``(k - 1) / 2`` on each side,
-      sampled with stride ``factor``.  Output voxel ``j`` sits on input voxel
-      ``j * factor``; output size ``(n - 1) // factor + 1``.  For odd ``n`` with
-      ``(n - 1) % factor == 0`` the output grid is centred on the input grid and
-      the layer commutes exactly with the 24 rotations of the cube.
+      :func:`gaussian_kernel_1d` (by default the paper's ``sigma = 0.5 *
+      sqrt(factor^2 - 1)``, 5 taps for factor 2), zero-padded symmetrically by
+      ``(k - 1) / 2`` on each side, sampled with stride ``factor``.  Output
+      voxel ``j`` sits on input voxel ``j * factor``; output size
+      ``(n - 1) // factor + 1``.  For odd ``n`` with ``(n - 1) % factor == 0``
+      the output grid is centred on the input grid and the layer commutes
+      exactly with the 24 rotations of the cube.
     - ``method="average"``: mean of non-overlapping ``factor^3`` blocks; output
       size ``n // factor`` (trailing voxels dropped).  The output grid is centred
       (exact cube-rotation equivariance) when ``n % factor == 0``.
@@ -49,6 +60,12 @@ class LowPassDownsampling3D(keras.layers.Layer):
     Args:
         factor: integer downsampling factor >= 1 (the same on every axis).
         method: ``"gaussian"`` or ``"average"``.
+        sigma: width of the Gaussian in input voxels (``"gaussian"`` only).
+            ``None`` (default): the paper's :func:`paper_sigma` (0.87 for factor
+            2), which leaves 39 % of the amplitude at the coarse grid's Nyquist
+            frequency; a wider one (e.g. 1.2: 16 %) aliases less and blurs more.
+            With ``factor=1`` a ``sigma`` gives a plain blur (e.g. of a network's
+            input).
         subsample: ``False`` only blurs (Gaussian only; output size = input
             size).  A linear filter commutes with a convolution, so "blur, then a
             strided convolution" equals "convolution, then blur and subsample" away
@@ -71,7 +88,9 @@ class LowPassDownsampling3D(keras.layers.Layer):
     (2, 5, 5, 5, 10)
     """
 
-    def __init__(self, factor=2, method="gaussian", subsample=True, **kwargs):
+    def __init__(
+        self, factor=2, method="gaussian", subsample=True, sigma=None, **kwargs
+    ):
         super().__init__(**kwargs)
         if isinstance(factor, bool) or not isinstance(factor, (int, np.integer)):
             raise ValueError(f"`factor` must be an int >= 1, got {factor!r}.")
@@ -86,6 +105,20 @@ class LowPassDownsampling3D(keras.layers.Layer):
                 "`subsample=False` (blur only) needs method='gaussian': the "
                 "average filter of an even factor is centred between voxels."
             )
+        if sigma is not None:
+            if method != "gaussian":
+                raise ValueError(
+                    f"`sigma` is the width of the Gaussian filter; method={method!r} "
+                    "has none. Use method='gaussian' or leave sigma=None."
+                )
+            if not isinstance(sigma, (int, float, np.number)) or isinstance(
+                sigma, bool
+            ):
+                raise ValueError(f"`sigma` must be a number > 0, got {sigma!r}.")
+            if not sigma > 0:
+                raise ValueError(f"`sigma` must be a number > 0, got {sigma!r}.")
+            sigma = float(sigma)
+        self.sigma = sigma
         self.factor = int(factor)
         self.method = method
         self.subsample = bool(subsample)
@@ -95,7 +128,7 @@ class LowPassDownsampling3D(keras.layers.Layer):
         """The 1D filter (numpy float64, sums to 1) applied along each axis."""
         if self.method == "average":
             return np.full(self.factor, 1.0 / self.factor)
-        return gaussian_kernel_1d(self.factor)
+        return gaussian_kernel_1d(self.factor, self.sigma)
 
     def blur_kernel_3d(self):
         """The full 3D filter ``[k, k, k]`` (the outer product of the 1D one)."""
@@ -131,8 +164,8 @@ class LowPassDownsampling3D(keras.layers.Layer):
         return ops.pad(x, pads)
 
     def call(self, inputs):
-        if self.factor == 1:
-            return inputs  # both filters are the identity
+        if self.factor == 1 and len(self.blur_kernel_1d()) == 1:
+            return inputs  # the filter is the identity
         f = self.factor if self.subsample else 1
         rows = ops.convert_to_tensor(self._kernel_rows, dtype=inputs.dtype)
         cols = ops.convert_to_tensor(self._kernel_cols, dtype=inputs.dtype)
@@ -180,6 +213,11 @@ class LowPassDownsampling3D(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(
-            {"factor": self.factor, "method": self.method, "subsample": self.subsample}
+            {
+                "factor": self.factor,
+                "method": self.method,
+                "subsample": self.subsample,
+                "sigma": self.sigma,
+            }
         )
         return config

@@ -48,6 +48,10 @@ class SE3GatedConv3D(keras.layers.Layer):
             bare strided convolution before the gate, which aliases (in the
             paper's Tetris experiment the accuracy falls from 99% to 36%); only
             for ablations.
+        lowpass_sigma: width (voxels of the stride-1 grid) of the Gaussian
+            low-pass of ``downsampling="gaussian"``; ``None`` (default): the
+            paper's 0.87 for stride 2.  See :class:`LowPassDownsampling3D`.
+            No effect at ``strides=1`` (nothing is downsampled).
         padding: ``"same"``, ``"valid"`` or int (symmetric), of the convolution.
         activation: activation of the scalar fields (any Keras activation).
         gate_activation: activation of the gates (``"sigmoid"``).
@@ -86,6 +90,7 @@ class SE3GatedConv3D(keras.layers.Layer):
         basis="default",
         strides=1,
         downsampling="gaussian",
+        lowpass_sigma=None,
         padding="same",
         activation="relu",
         gate_activation="sigmoid",
@@ -110,10 +115,16 @@ class SE3GatedConv3D(keras.layers.Layer):
             raise ValueError(
                 f"`downsampling` must be one of {_DOWNSAMPLING}, got {downsampling!r}."
             )
+        if lowpass_sigma is not None and downsampling != "gaussian":
+            raise ValueError(
+                "`lowpass_sigma` is the width of the Gaussian low-pass of "
+                f"downsampling='gaussian'; got downsampling={downsampling!r}."
+            )
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}.")
         self.strides = strides
         self.downsampling = downsampling
+        self.lowpass_sigma = lowpass_sigma
         self.batch_norm = bool(batch_norm)
         self.momentum = momentum
         self.synchronized_batch_norm = bool(synchronized_batch_norm)
@@ -160,6 +171,7 @@ class SE3GatedConv3D(keras.layers.Layer):
             LowPassDownsampling3D(
                 strides,
                 method=downsampling,
+                sigma=lowpass_sigma,
                 dtype=policy,
                 name="downsampling",
             )
@@ -214,6 +226,7 @@ class SE3GatedConv3D(keras.layers.Layer):
                 "basis": conv["basis"],
                 "strides": self.strides,
                 "downsampling": self.downsampling,
+                "lowpass_sigma": self.lowpass_sigma,
                 "padding": conv["padding"],
                 "activation": self.gate.get_config()["activation"],
                 "gate_activation": self.gate.get_config()["gate_activation"],

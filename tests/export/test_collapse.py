@@ -171,6 +171,7 @@ def test_heads_downsampling_variants_and_invariant_pooling(mode, rng):
         "2x1 + 1x0", 3, in_fields="2x0 + 1x1 + 1x2", strides=2, downsampling="strided"
     )(x)
     x = LowPassDownsampling3D(2, method="average")(x)
+    x = LowPassDownsampling3D(1, sigma=0.7)(x)  # a plain blur
     outputs = InvariantPooling("2x1 + 1x0", mode=mode, epsilon=1e-6)(x)
     model = keras.Model(inputs, outputs)
     _randomize(model, rng)

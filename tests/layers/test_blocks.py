@@ -125,6 +125,24 @@ def test_gated_conv_low_passes_after_the_gate():
     np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-6)
 
 
+def test_gated_conv_lowpass_sigma(tmp_path):
+    block = SE3GatedConv3D("1x0 + 1x1", 5, strides=2, lowpass_sigma=1.2)
+    x = _input("1x0", 9, batch=1)
+    y = np.asarray(block(x))
+    assert len(block.down.blur_kernel_1d()) == 7  # the paper's 0.87 has 5 taps
+    for rotation in so3.cube_rotations()[:6]:
+        y_rot = np.asarray(block(so3.rotate_grid(x, rotation)))
+        assert _relative(y_rot, so3.rotate_grid(y, rotation, "1x0 + 1x1")) <= 1e-5
+    inputs = keras.Input((9, 9, 9, 1))
+    model = keras.Model(inputs, block(inputs))
+    model.save(tmp_path / "block.keras")
+    reloaded = keras.saving.load_model(tmp_path / "block.keras")
+    assert reloaded.layers[-1].lowpass_sigma == 1.2
+    np.testing.assert_array_equal(np.asarray(reloaded(x)), y)
+    with pytest.raises(ValueError, match="lowpass_sigma"):
+        SE3GatedConv3D("1x0", 3, strides=2, downsampling="average", lowpass_sigma=1.0)
+
+
 def test_residual_shortcut_blur_then_strided_conv_equals_conv_then_low_pass():
     """The linear shortcut downsamples the cheap way: the same map in the interior."""
     from keras_se3 import LowPassDownsampling3D, SE3Conv3D

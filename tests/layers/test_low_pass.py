@@ -161,3 +161,48 @@ def test_float64_matches_float32(method):
     y32 = LowPassDownsampling3D(2, method=method)(x.astype("float32"))
     assert y64.dtype == "float64" and y64.shape == y32.shape
     np.testing.assert_allclose(np.asarray(y64), np.asarray(y32), atol=1e-5)
+
+
+def test_sigma_sets_the_gaussian():
+    k = gaussian_kernel_1d(2, sigma=1.2)
+    assert len(k) == 7  # int(1 + 6) = 7, odd
+    expected = np.exp(-(np.arange(-3, 4) ** 2) / (2 * 1.2**2))
+    np.testing.assert_allclose(k, expected / expected.sum())
+    layer = LowPassDownsampling3D(2, sigma=1.2)
+    np.testing.assert_array_equal(layer.blur_kernel_1d(), k)
+    assert layer.padding == 3
+    # A wider filter keeps exact cube-rotation equivariance on a centred grid.
+    x = _random_input(FieldType(FIELDS).dim, 9)
+    y = np.asarray(layer(x))
+    for rotation in so3.cube_rotations()[:6]:
+        y_rot = np.asarray(layer(so3.rotate_grid(x, rotation, FIELDS)))
+        assert _relative(y_rot, so3.rotate_grid(y, rotation, FIELDS)) <= 1e-5
+
+
+def test_sigma_with_factor_one_is_a_plain_blur():
+    x = _random_input(2, 7, batch=1)
+    blur = LowPassDownsampling3D(1, sigma=0.8)
+    y = np.asarray(blur(x))
+    k = gaussian_kernel_1d(1, 0.8)
+    expected = x.astype("float64")
+    for axis in (1, 2, 3):  # separable, zero outside the grid
+        expected = np.apply_along_axis(np.convolve, axis, expected, k, mode="same")
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-6)
+    assert blur.compute_output_shape(x.shape) == x.shape
+    # Without a sigma, factor 1 is the identity.
+    np.testing.assert_array_equal(np.asarray(LowPassDownsampling3D(1)(x)), x)
+
+
+def test_sigma_round_trips_and_bad_values_are_rejected(tmp_path):
+    inputs = keras.Input((9, 9, 9, 2))
+    model = keras.Model(inputs, LowPassDownsampling3D(2, sigma=1.1)(inputs))
+    model.save(tmp_path / "lp.keras")
+    reloaded = keras.saving.load_model(tmp_path / "lp.keras", safe_mode=True)
+    assert reloaded.layers[-1].sigma == 1.1
+    x = _random_input(2, 9)
+    np.testing.assert_array_equal(np.asarray(reloaded(x)), np.asarray(model(x)))
+    for bad in (0, -1.0, "wide", True):
+        with pytest.raises(ValueError, match="sigma"):
+            LowPassDownsampling3D(2, sigma=bad)
+    with pytest.raises(ValueError, match="sigma"):
+        LowPassDownsampling3D(2, method="average", sigma=1.0)
