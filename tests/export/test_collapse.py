@@ -86,8 +86,12 @@ def test_tetris_net_after_training_steps(rng):
 
 @pytest.mark.parametrize(
     "build, size",
-    [(cath_resnet, 16), (lambda: shrec17_net(num_classes=7), 17)],
-    ids=["cath", "shrec17"],
+    [
+        (cath_resnet, 16),
+        (lambda: shrec17_net(num_classes=7), 17),
+        (lambda: tetris_net(input_blur=0.87, lowpass_sigma=1.2, batch_norm=True), 9),
+    ],
+    ids=["cath", "shrec17", "tetris-recipe"],
 )
 def test_paper_nets_with_batch_norm_statistics(build, size, rng):
     keras.utils.set_random_seed(1)

@@ -46,6 +46,31 @@ def test_tetris_net_is_invariant_under_cube_rotations(basis):
     assert _invariance_error(tetris_net(basis=basis), 9) <= 1e-4
 
 
+def test_tetris_net_options_wire_through_and_add_no_parameters():
+    keras.utils.set_random_seed(7)
+    options = dict(input_blur=0.87, lowpass_sigma=1.2, batch_norm=True, momentum=0.9)
+    model = tetris_net(**options)
+    assert _trainable(model) == _trainable(tetris_net()) == 41_198
+    assert _invariance_error(model, 9) <= 1e-4
+    for name, stride in (("gated_1", 1), ("gated_2", 2), ("gated_3", 2)):
+        layer = model.get_layer(name)
+        assert layer.batch_norm and layer.norm.momentum == 0.9
+        assert layer.lowpass_sigma == (1.2 if stride > 1 else None), name
+    # The input blur is the first thing the net does: the same net without it,
+    # fed the blurred grid, gives the same logits.
+    x = np.random.default_rng(4).normal(size=(2, 9, 9, 9, 1)).astype("float32")
+    blurred = np.asarray(model.get_layer("input_blur")(x))
+    assert np.abs(blurred - x).max() > 0.1
+    plain = tetris_net(lowpass_sigma=1.2, batch_norm=True, momentum=0.9)
+    plain.set_weights(model.get_weights())
+    np.testing.assert_allclose(
+        np.asarray(plain(blurred, training=False)),
+        np.asarray(model(x, training=False)),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+
+
 def test_cath_resnet_is_invariant_under_cube_rotations():
     keras.utils.set_random_seed(1)
     # Average pooling by 2 keeps even grids centred: 16 -> 8 -> 4 -> 2.
