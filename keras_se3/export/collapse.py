@@ -217,9 +217,9 @@ def _convert_batch_norm(b, layer, x, name, foldable=True):
 
 
 def _convert_low_pass(b, layer, x, name):
-    if len(layer.blur_kernel_1d()) == 1:
-        return x  # factor 1 without a sigma: the identity
     f = layer.factor if layer.subsample else 1
+    if f == 1 and len(layer.blur_kernel_1d()) == 1:
+        return x  # no blur and no subsampling: the identity
     if layer.method == "average":
         y = b(
             keras.layers.AveragePooling3D,

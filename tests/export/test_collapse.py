@@ -183,6 +183,19 @@ def test_heads_downsampling_variants_and_invariant_pooling(mode, rng):
     assert _parity(model, collapsed, rng.normal(size=(3, 8, 8, 8, 4))) <= TOL
 
 
+@pytest.mark.parametrize("factor, sigma", [(2, 0.1), (1, 0.1), (3, 1.5)])
+def test_low_pass_with_narrow_or_wide_sigma(factor, sigma, rng):
+    # sigma 0.1 is a 1-tap filter: factor 2 must still subsample, factor 1 is
+    # the identity.
+    inputs = keras.Input((10, 10, 10, 2))
+    model = keras.Model(inputs, LowPassDownsampling3D(factor, sigma=sigma)(inputs))
+    collapsed = keras_se3.collapse(model)
+    _stock_only(collapsed)
+    x = rng.normal(size=(2, 10, 10, 10, 2))
+    assert collapsed(x).shape == model(x).shape
+    assert _parity(model, collapsed, x) <= TOL
+
+
 def test_functional_residual_nested_and_shared_outputs(rng):
     keras.utils.set_random_seed(4)
     fields = "2x0 + 1x1"
