@@ -164,8 +164,8 @@ class LowPassDownsampling3D(keras.layers.Layer):
         return ops.pad(x, pads)
 
     def call(self, inputs):
-        if self.factor == 1 and len(self.blur_kernel_1d()) == 1:
-            return inputs  # the filter is the identity
+        if self.factor == 1 and self._kernel_rows.shape[0] == 1:
+            return inputs  # the filter is the identity (kernel built in build)
         f = self.factor if self.subsample else 1
         rows = ops.convert_to_tensor(self._kernel_rows, dtype=inputs.dtype)
         cols = ops.convert_to_tensor(self._kernel_cols, dtype=inputs.dtype)
