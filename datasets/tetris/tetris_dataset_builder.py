@@ -7,7 +7,7 @@ import tensorflow_datasets as tfds
 from etils import epath
 
 from keras_se3.datasets.tetris_pieces import TETRIS_NAMES, tetris_voxels
-from keras_se3.so3 import cube_rotations, random_rotation
+from keras_se3.so3 import cube_rotations, random_rotation, resample_grid
 
 
 @dataclasses.dataclass
@@ -32,12 +32,15 @@ class TetrisConfig(tfds.core.BuilderConfig):
 class Builder(tfds.core.GeneratorBasedBuilder):
     """DatasetBuilder for the tetris dataset (generated, nothing to download)."""
 
-    VERSION = tfds.core.Version("2.0.0")
+    VERSION = tfds.core.Version("3.0.0")
     RELEASE_NOTES = {
         "1.0.0": "Initial release (36^3 and 16^3 grids).",
         "2.0.0": "Odd grids, 37^3 and 17^3: the paper's nets are exactly invariant "
         "to the 24 cube rotations only when the grid has a centre voxel and "
         "(n - 1) is divisible by the total stride 4.",
+        "3.0.0": "`test` follows the paper's code: the canonical grid rotated by "
+        "cubic-spline resampling.  2.0.0's `test` (the rotated geometry voxelised "
+        "again) is now `test_revoxelized`.",
     }
     BUILDER_CONFIGS = [
         TetrisConfig(
@@ -91,28 +94,36 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             "train": self._generate_examples(
                 np.repeat(identity[None], len(TETRIS_NAMES), axis=0)
             ),
-            "test": self._generate_examples(haar),
+            "test": self._generate_examples(haar, resample=True),
+            "test_revoxelized": self._generate_examples(haar),
             "test_rot90": self._generate_examples(
                 np.repeat(cube_rotations()[None], len(TETRIS_NAMES), axis=0)
             ),
         }
 
-    def _generate_examples(self, rotations):
-        """Yields the pieces rotated by ``rotations[piece_index, copy]``."""
+    def _generate_examples(self, rotations, resample=False):
+        """Yields the pieces rotated by ``rotations[piece_index, copy]``.
+
+        With ``resample`` the canonical grid is rotated by cubic-spline
+        interpolation (the paper's code: ``scipy.ndimage.affine_transform``,
+        order 3, about the grid centre); otherwise the piece's geometry is
+        rotated and voxelised again.
+        """
         config = self.builder_config
+        sizes = dict(grid_size=config.grid_size, block_size=config.block_size)
         for label, piece in enumerate(TETRIS_NAMES):
+            canonical = tetris_voxels(piece, None, **sizes)[None, ..., None]
             for copy, rotation in enumerate(rotations[label]):
-                voxels = tetris_voxels(
-                    piece,
-                    rotation,
-                    grid_size=config.grid_size,
-                    block_size=config.block_size,
-                    supersampling=config.supersampling,
-                )
+                if resample:
+                    voxels = resample_grid(canonical, rotation, order=3)[0, ..., 0]
+                else:
+                    voxels = tetris_voxels(
+                        piece, rotation, supersampling=config.supersampling, **sizes
+                    )
                 yield (
                     f"{piece}_{copy}",
                     {
-                        "voxels": voxels[..., None],
+                        "voxels": voxels[..., None].astype(np.float32),
                         "label": label,
                         "rotation": rotation.astype(np.float32),
                     },

@@ -3,7 +3,7 @@
 import tensorflow_datasets as tfds
 from keras_se3.datasets.tetris import tetris_dataset_builder
 
-# 8^3 grid, 1-voxel cubes, 2 random rotations per piece: 8 + 16 + 192 examples.
+# 8^3 grid, 1-voxel cubes, 2 random rotations per piece: 8 + 16 + 16 + 192 examples.
 TINY = tetris_dataset_builder.TetrisConfig(
     name="tiny", grid_size=8, block_size=1, num_test_rotations=2
 )
@@ -14,7 +14,7 @@ class TetrisTest(tfds.testing.DatasetBuilderTestCase):
 
     DATASET_CLASS = tetris_dataset_builder.Builder
     BUILDER_CONFIG_NAMES_TO_TEST = [TINY]
-    SPLITS = {"train": 8, "test": 16, "test_rot90": 192}
+    SPLITS = {"train": 8, "test": 16, "test_revoxelized": 16, "test_rot90": 192}
     # The identity is one of the 24 cube rotations: test_rot90 repeats train.
     OVERLAPPING_SPLITS = ["test_rot90"]
 

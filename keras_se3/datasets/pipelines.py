@@ -224,7 +224,8 @@ def tetris_pipeline(
     """Tetris as ``(voxels [B, n, n, n, 1], label [B])`` batches, ready for ``fit``.
 
     Args:
-        split: ``"train"``, ``"test"`` or ``"test_rot90"``.
+        split: ``"train"``, ``"test"`` (resampled rotations), ``"test_revoxelized"``
+            or ``"test_rot90"``.
         config: ``"default"`` (37^3) or ``"small"`` (17^3).
         dataset: optional already-loaded dataset of ``tetris`` examples.
         data_dir: TFDS data directory.

@@ -5,6 +5,7 @@ from keras_se3.datasets.tetris import tetris_dataset_builder
 
 from keras_se3 import so3
 from keras_se3.datasets import cath_pipeline, shrec17_pipeline, tetris_pipeline
+from keras_se3.datasets.tetris_pieces import tetris_voxels
 from keras_se3.voxelize import rotate_points_np, voxelize_points_np
 
 from .conftest import tfds
@@ -101,3 +102,16 @@ def test_tetris_pipeline(tmp_path):
             canonical[int(example["label"])][None], example["rotation"].numpy()
         )[0]
         np.testing.assert_array_equal(example["voxels"].numpy(), expected)
+    # `test`: the canonical grid resampled (cubic spline) by the stored rotation,
+    # as the paper's code does; `test_revoxelized`: the rotated geometry voxelised.
+    names = builder.info.features["label"].names
+    for split in ("test", "test_revoxelized"):
+        for example in builder.as_dataset(split=split):
+            label, rotation = int(example["label"]), example["rotation"].numpy()
+            if split == "test":
+                expected = so3.resample_grid(canonical[label][None], rotation)[0]
+            else:
+                expected = tetris_voxels(
+                    names[label], rotation, grid_size=8, block_size=1
+                )[..., None]
+            np.testing.assert_allclose(example["voxels"].numpy(), expected, atol=1e-6)

@@ -48,6 +48,11 @@ def test_tetris_script_trains_exports_and_plots(tmp_path):
         r"^\| (steerable, paper basis|CNN, same channels) \|", result.stdout, re.M
     )
     assert rows == ["steerable, paper basis", "CNN, same channels"], log
+    header = (
+        "| model | random rotations, resampled (%) | random rotations, "
+        "re-voxelised (%) | 24 cube rotations (%) | train (%) |"
+    )
+    assert header in result.stdout.splitlines(), log
     error = re.search(r"relative error (\S+), same class for (\S+) %", result.stdout)
     assert error and float(error.group(1)) < 1e-4, log
     for name in (
