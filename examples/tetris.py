@@ -188,12 +188,18 @@ def train_and_test(variant, seed, data, args, strategy):
     # One progress bar over all steps; every step is the full batch of 8 pieces.
     x, y = data["train"]
     train = tf.data.Dataset.from_tensor_slices((x, y)).batch(len(x)).repeat()
+    begin = time.perf_counter()
     model.fit(train, steps_per_epoch=args.steps, epochs=1, verbose=args.verbose)
+    trained = time.perf_counter()
     results = {}  # all in inference mode (no dropout), the training set included
     for split in ("train",) + SPLITS:
         x, y = data[split]
         scores = model.evaluate(x, y, batch_size=32, verbose=0, return_dict=True)
         results[split] = scores["accuracy"]
+    print(
+        f"   training {trained - begin:.0f} s, evaluation "
+        f"{time.perf_counter() - trained:.0f} s"
+    )
     return model, results
 
 
@@ -261,6 +267,7 @@ def main(argv=None):
 
     start = time.perf_counter()
     data = {split: load_split(split, args) for split in ("train",) + SPLITS}
+    print(f"data: {time.perf_counter() - start:.0f} s (generated on first use)")
     grid = data["train"][0].shape[1]
     table, first_models = {}, {}
     for variant in variants:
@@ -298,13 +305,17 @@ def main(argv=None):
         f"{keras.mixed_precision.global_policy().name}"
     )
     if args.export:
+        begin = time.perf_counter()
         keras.mixed_precision.set_global_policy("float32")
         model = first_models["steerable"]
         rebuilt = VARIANTS["steerable"][1](args)
         rebuilt.set_weights(model.get_weights())  # float32, outside the strategy
         export(rebuilt, data, args.export)
+        print(f"export and check: {time.perf_counter() - begin:.0f} s")
     if args.plots:
+        begin = time.perf_counter()
         save_plots(first_models, data, args.plots)
+        print(f"plots: {time.perf_counter() - begin:.0f} s")
 
 
 if __name__ == "__main__":
