@@ -18,8 +18,10 @@ reliable here (docs/results.md has the measurements): the input is blurred
 (σ 0.87, as se3cnn's script did; the CNN gets the same input), the low-pass before
 each subsampling is wider (σ 1.22 instead of 0.87), and a field batch norm sits
 before every gate; the learning rate decays to 0 (cosine) so that the batch norm's
-moving statistics match the final weights.  The paper's exact setting is
-`--input-blur 0 --lowpass-sigma 0 --no-batch-norm --schedule constant`.
+moving statistics match the final weights.  The paper's net without any of that
+is `--input-blur 0 --lowpass-sigma 0 --no-batch-norm --schedule constant`;
+se3cnn's Tetris script (the paper's code) is `--lowpass-sigma 0 --no-batch-norm
+--parametrization scaled_basis --schedule se3cnn --learning-rate 0.1`.
 
     python examples/tetris.py                                # steerable + CNN, 3 seeds
     python examples/tetris.py --seeds 17 --ablation --default-basis   # full table
@@ -54,6 +56,7 @@ def _steerable_options(args):
         lowpass_sigma=args.lowpass_sigma or None,
         batch_norm=args.batch_norm,
         momentum=0.9,
+        parametrization=args.parametrization,
     )
 
 
@@ -99,11 +102,18 @@ def parse_args(argv=None):
     parser.add_argument("--learning-rate", type=float, default=1e-2)
     parser.add_argument(
         "--schedule",
-        choices=("cosine", "constant"),
+        choices=("cosine", "constant", "se3cnn"),
         default="cosine",
         help="learning rate: cosine decay to 0 over the steps (default; lets the "
-        "batch norm's moving statistics settle), or constant (the paper's first "
-        "100 steps)",
+        "batch norm's moving statistics settle), constant, or se3cnn's (constant "
+        "for 100 steps, then x0.98 per step)",
+    )
+    parser.add_argument(
+        "--parametrization",
+        choices=("unit_basis", "scaled_basis"),
+        default="unit_basis",
+        help="where the convolutions' init scale lives (SE3Conv3D): scaled_basis is "
+        "se3cnn's, needed to train without batch norm",
     )
     parser.add_argument(
         "--input-blur",
@@ -165,9 +175,31 @@ def load_split(split, args):
     return tuple(np.asarray(t) for t in tfds.as_numpy(data))
 
 
+class DelayedExponentialDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """Constant for ``delay`` steps, then multiplied by ``rate`` every step."""
+
+    def __init__(self, initial_learning_rate, delay, rate):
+        self.initial_learning_rate = initial_learning_rate
+        self.delay = delay
+        self.rate = rate
+
+    def __call__(self, step):
+        late = keras.ops.maximum(keras.ops.cast(step, "float32") - self.delay, 0.0)
+        return self.initial_learning_rate * keras.ops.power(self.rate, late)
+
+    def get_config(self):
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "delay": self.delay,
+            "rate": self.rate,
+        }
+
+
 def learning_rate(args):
     if args.schedule == "cosine":
         return keras.optimizers.schedules.CosineDecay(args.learning_rate, args.steps)
+    if args.schedule == "se3cnn":
+        return DelayedExponentialDecay(args.learning_rate, 100, 0.98)
     return args.learning_rate
 
 
@@ -289,7 +321,7 @@ def main(argv=None):
         f"8 pieces (lr {args.learning_rate}, {args.schedule}), {args.seeds} "
         f"seed(s); input blur {args.input_blur or 'none'}, low-pass sigma "
         f"{args.lowpass_sigma or 0.87}, batch norm {'on' if args.batch_norm else 'off'}"
-        "\n"
+        f", {args.parametrization}\n"
     )
     print("| model | " + " | ".join(HEADERS) + " | train (%) |")
     print("|---" * (len(HEADERS) + 2) + "|")

@@ -63,8 +63,9 @@ class SE3GatedConv3D(keras.layers.Layer):
             :class:`FieldBatchNormalization`'s ``synchronized``).
         dropout: :class:`FieldDropout` rate after the gate (0: none).
         use_bias: biases of the scalar fields and gates (in the gate).
-        kernel_initializer, kernel_regularizer, kernel_constraint: of the
-            convolution's basis coefficients (see :class:`SE3Conv3D`).
+        kernel_initializer, parametrization, kernel_regularizer,
+        kernel_constraint: of the convolution's basis coefficients (see
+            :class:`SE3Conv3D`).
         **kwargs: base layer arguments (``name``, ``dtype``, ...).
 
     Input shape:
@@ -100,6 +101,7 @@ class SE3GatedConv3D(keras.layers.Layer):
         dropout=0.0,
         use_bias=True,
         kernel_initializer=None,
+        parametrization="unit_basis",
         kernel_regularizer=None,
         kernel_constraint=None,
         **kwargs,
@@ -140,6 +142,7 @@ class SE3GatedConv3D(keras.layers.Layer):
             padding=padding,
             use_bias=False,
             kernel_initializer=kernel_initializer,
+            parametrization=parametrization,
             kernel_regularizer=kernel_regularizer,
             kernel_constraint=kernel_constraint,
             dtype=policy,
@@ -236,6 +239,7 @@ class SE3GatedConv3D(keras.layers.Layer):
                 "dropout": self.dropout,
                 "use_bias": self.gate.get_config()["use_bias"],
                 "kernel_initializer": conv["kernel_initializer"],
+                "parametrization": conv["parametrization"],
                 "kernel_regularizer": conv["kernel_regularizer"],
                 "kernel_constraint": conv["kernel_constraint"],
             }

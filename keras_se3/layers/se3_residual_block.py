@@ -28,7 +28,7 @@ class SE3ResidualBlock(keras.layers.Layer):
         in_fields: input field type (``None``: every channel a scalar).
         out_fields: output field type (``None``: ``fields``).
         basis, strides, downsampling, activation, batch_norm, momentum,
-        synchronized_batch_norm, kernel_initializer: as in
+        synchronized_batch_norm, kernel_initializer, parametrization: as in
         :class:`SE3GatedConv3D`.
         **kwargs: base layer arguments.
 
@@ -59,6 +59,7 @@ class SE3ResidualBlock(keras.layers.Layer):
         momentum=0.99,
         synchronized_batch_norm=False,
         kernel_initializer=None,
+        parametrization="unit_basis",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -73,6 +74,7 @@ class SE3ResidualBlock(keras.layers.Layer):
         self.momentum = momentum
         self.synchronized_batch_norm = bool(synchronized_batch_norm)
         self.kernel_initializer = kernel_initializer
+        self.parametrization = parametrization
         policy = self.dtype_policy
         self.gated = SE3GatedConv3D(
             self.fields,
@@ -86,6 +88,7 @@ class SE3ResidualBlock(keras.layers.Layer):
             momentum=momentum,
             synchronized_batch_norm=synchronized_batch_norm,
             kernel_initializer=kernel_initializer,
+            parametrization=parametrization,
             dtype=policy,
             name="gated",
         )
@@ -96,6 +99,7 @@ class SE3ResidualBlock(keras.layers.Layer):
             basis=basis,
             use_bias=False,
             kernel_initializer=kernel_initializer,
+            parametrization=parametrization,
             dtype=policy,
             name="conv",
         )
@@ -151,6 +155,7 @@ class SE3ResidualBlock(keras.layers.Layer):
                 strides=1 if self.downsampling == "average" else self.strides,
                 use_bias=False,
                 kernel_initializer=self.kernel_initializer,
+                parametrization=self.parametrization,
                 dtype=self.dtype_policy,
                 name="shortcut",
             )
@@ -204,6 +209,7 @@ class SE3ResidualBlock(keras.layers.Layer):
                 "momentum": self.momentum,
                 "synchronized_batch_norm": self.synchronized_batch_norm,
                 "kernel_initializer": self.gated.get_config()["kernel_initializer"],
+                "parametrization": self.parametrization,
             }
         )
         return config

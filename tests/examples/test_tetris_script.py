@@ -12,6 +12,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
@@ -64,3 +66,37 @@ def test_tetris_script_trains_exports_and_plots(tmp_path):
     ):
         path = tmp_path / "out" / name
         assert path.is_file() and path.stat().st_size > 1000, f"{name}\n{log}"
+
+
+def _load_tetris_script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "examples_tetris", ROOT / "examples" / "tetris.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(ROOT / "examples"))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(ROOT / "examples"))
+    return module
+
+
+def test_se3cnn_recipe_options():
+    # se3cnn's recipe: lr constant for 100 steps, then x0.98 per step, and the
+    # init scale in the basis ("scaled_basis") of every steerable convolution.
+    script = _load_tetris_script()
+    args = script.parse_args(
+        "--schedule se3cnn --learning-rate 0.1 --no-batch-norm "
+        "--parametrization scaled_basis".split()
+    )
+    schedule = script.learning_rate(args)
+    rates = [float(schedule(step)) for step in (0, 100, 101, 150)]
+    expected = [0.1, 0.1, 0.1 * 0.98, 0.1 * 0.98**50]
+    assert rates == [pytest.approx(r, rel=1e-5) for r in expected]
+    model = script.VARIANTS["steerable"][1](args)
+    convs = [layer.conv for layer in model.layers if hasattr(layer, "conv")]
+    assert len(convs) == 4
+    assert {conv.parametrization for conv in convs} == {"scaled_basis"}
+    assert not any(layer.batch_norm for layer in model.layers if hasattr(layer, "conv"))

@@ -182,3 +182,17 @@ def test_blocks_pass_synchronized_batch_norm_to_their_norms():
         clone = type(layer).from_config(layer.get_config())
         assert clone.get_config()["synchronized_batch_norm"] is True
     assert not SE3GatedConv3D("1x0", 3, batch_norm=True).norm.synchronized
+
+
+def test_blocks_pass_parametrization_to_every_convolution():
+    gated = SE3GatedConv3D("2x0 + 1x1", 3, parametrization="scaled_basis")
+    block = SE3ResidualBlock(
+        "2x0 + 1x1", 3, in_fields="1x0", parametrization="scaled_basis"
+    )
+    block.build((None, 9, 9, 9, 1))
+    convs = [gated.conv, block.gated.conv, block.conv, block.shortcut]
+    assert {conv.parametrization for conv in convs} == {"scaled_basis"}
+    for layer in (gated, block):
+        clone = type(layer).from_config(layer.get_config())
+        assert clone.get_config()["parametrization"] == "scaled_basis"
+    assert SE3GatedConv3D("1x0", 3).conv.parametrization == "unit_basis"

@@ -115,6 +115,7 @@ def test_symmetric_padding_keeps_exact_equivariance(kwargs):
         assert _relative(y_rot, so3.rotate_grid(y, rotation, "1x0 + 1x1")) <= 1e-5
 
 
+@pytest.mark.parametrize("parametrization", ["unit_basis", "scaled_basis"])
 @pytest.mark.parametrize("basis", ["default", "paper"])
 @pytest.mark.parametrize(
     "in_type, out_type",
@@ -124,18 +125,58 @@ def test_symmetric_padding_keeps_exact_equivariance(kwargs):
         ("3x2", "2x1"),
     ],
 )
-def test_random_layer_keeps_white_input_at_unit_variance(basis, in_type, out_type):
+def test_random_layer_keeps_white_input_at_unit_variance(
+    basis, in_type, out_type, parametrization
+):
     # The default initialiser: unit-variance white input gives unit-variance
-    # output, for every output order (each basis kernel has unit norm).
+    # output, for every output order, wherever the scale lives.
     keras.utils.set_random_seed(0)
     x = _random_input(in_type, size=20, batch=1, seed=3)
     out = FieldType(out_type)
     stds = []
     for seed in range(6):
         keras.utils.set_random_seed(seed)
-        layer = SE3Conv3D(out, 5, in_fields=in_type, basis=basis, use_bias=False)
+        layer = SE3Conv3D(
+            out,
+            5,
+            in_fields=in_type,
+            basis=basis,
+            use_bias=False,
+            parametrization=parametrization,
+        )
         stds.append(np.asarray(layer(x))[:, 4:-4, 4:-4, 4:-4].std())
     assert 0.8 <= np.sqrt(np.mean(np.square(stds))) <= 1.25, stds
+
+
+def _segment_scales(layer):
+    """Per pair of orders: the init's std, and the flat basis/coefficient slices."""
+    n_in = sum(layer.in_fields.multiplicity(l) for l in layer._in_orders)
+    for (_, l_out), (b0, b_shape, c0, c_shape) in layer._segments.items():
+        std = np.sqrt((2 * l_out + 1) / (b_shape[0] * n_in))
+        yield std, slice(b0, b0 + np.prod(b_shape)), slice(c0, c0 + np.prod(c_shape))
+
+
+def test_scaled_basis_is_the_same_kernel_space_with_unit_coefficients():
+    kwargs = dict(in_fields="2x0 + 1x1 + 1x2", basis="paper", use_bias=False)
+    unit = SE3Conv3D("3x0 + 2x1 + 1x2 + 1x3", 5, **kwargs)
+    scaled = SE3Conv3D(
+        "3x0 + 2x1 + 1x2 + 1x3", 5, parametrization="scaled_basis", **kwargs
+    )
+    unit.build((None, 7, 7, 7, 10))
+    scaled.build((None, 7, 7, 7, 10))
+    basis_u, coeff_u = np.asarray(unit.basis_kernels), np.asarray(unit.coefficients)
+    basis_s = np.asarray(scaled.basis_kernels)
+    coeff_s = np.empty_like(coeff_u)
+    for std, b, c in _segment_scales(unit):
+        np.testing.assert_allclose(basis_s[b], basis_u[b] * std, rtol=1e-6, atol=0)
+        coeff_s[c] = coeff_u[c] / std
+    # Unit-variance coefficients (se3cnn's N(0, 1))...
+    assert 0.85 < np.asarray(scaled.coefficients).std() < 1.15
+    # ... and the same kernel for coefficients rescaled by the std.
+    scaled.coefficients.assign(coeff_s)
+    np.testing.assert_allclose(
+        np.asarray(scaled.kernel), np.asarray(unit.kernel), rtol=1e-5, atol=1e-7
+    )
 
 
 def test_sequential_functional_and_fit():
@@ -183,9 +224,11 @@ def test_config_round_trip():
         strides=2,
         padding=1,
         spacing=(1, 1, 0.5),
+        parametrization="scaled_basis",
     )
     clone = SE3Conv3D.from_config(layer.get_config())
     assert clone.get_config() == layer.get_config()
+    assert clone.parametrization == "scaled_basis"
 
 
 @pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
@@ -216,6 +259,7 @@ def test_wrong_channel_count_names_both():
         ({"kernel_size": 3, "strides": 0}, "strides"),
         ({"kernel_size": 3, "basis": "nope"}, "Unknown basis"),
         ({"kernel_size": 3, "spacing": -1.0}, "spacing"),
+        ({"kernel_size": 3, "parametrization": "se3cnn"}, "parametrization"),
     ],
 )
 def test_bad_arguments(kwargs, message):
