@@ -14,6 +14,8 @@ import sys
 
 import pytest
 
+from .scripts import load_example
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
@@ -68,25 +70,10 @@ def test_tetris_script_trains_exports_and_plots(tmp_path):
         assert path.is_file() and path.stat().st_size > 1000, f"{name}\n{log}"
 
 
-def _load_tetris_script():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "examples_tetris", ROOT / "examples" / "tetris.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(ROOT / "examples"))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(ROOT / "examples"))
-    return module
-
-
 def test_se3cnn_recipe_options():
     # se3cnn's recipe: lr constant for 100 steps, then x0.98 per step, and the
     # init scale in the basis ("scaled_basis") of every steerable convolution.
-    script = _load_tetris_script()
+    script = load_example("tetris")
     args = script.parse_args(
         "--schedule se3cnn --learning-rate 0.1 --no-batch-norm "
         "--parametrization scaled_basis".split()

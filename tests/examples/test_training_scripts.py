@@ -7,7 +7,6 @@ a minute of TensorFlow graph tracing), so its run also covers the mirrored
 strategy on 2 logical CPU devices and mixed precision (bfloat16 on CPU).
 """
 
-import importlib.util
 import json
 import os
 import pathlib
@@ -18,19 +17,11 @@ import sys
 import pytest
 
 from ..datasets.conftest import dummy_dir, tfds
+from .scripts import load_example
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 QUICK = ["--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "2"]
-
-
-def load_common():
-    spec = importlib.util.spec_from_file_location(
-        "examples_common", EXAMPLES / "common.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +127,7 @@ def test_malformed_tf_config_is_a_clear_error(tmp_path):
 
 
 def test_common_helpers(tmp_path, monkeypatch):
-    common = load_common()
+    common = load_example("common")
     schedule = common.learning_rate_schedule(1e-3, 0.94, 40)
     assert schedule(0) == schedule(39) == pytest.approx(1e-3)
     assert schedule(40) == pytest.approx(0.94e-3)

@@ -1,0 +1,21 @@
+"""Import an example script as a module (examples/ is not a package)."""
+
+import importlib.util
+import pathlib
+import sys
+
+EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
+
+
+def load_example(name):
+    """``examples/<name>.py`` as a module; its sibling ``common`` stays importable."""
+    spec = importlib.util.spec_from_file_location(
+        f"examples_{name}", EXAMPLES / f"{name}.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    return module
