@@ -21,7 +21,8 @@ before every gate; the learning rate decays to 0 (cosine) so that the batch norm
 moving statistics match the final weights.  The paper's net without any of that
 is `--input-blur 0 --lowpass-sigma 0 --no-batch-norm --schedule constant`;
 se3cnn's Tetris script (the paper's code) is `--lowpass-sigma 0 --no-batch-norm
---parametrization scaled_basis --schedule se3cnn --learning-rate 0.1`.
+--parametrization scaled_basis --schedule se3cnn --learning-rate 0.1 --padding 4`
+(it also used the 36^3 grid and trained on one resampled random orientation).
 
     python examples/tetris.py                                # steerable + CNN, 3 seeds
     python examples/tetris.py --seeds 17 --ablation --default-basis   # full table
@@ -57,7 +58,19 @@ def _steerable_options(args):
         batch_norm=args.batch_norm,
         momentum=0.9,
         parametrization=args.parametrization,
+        padding=args.padding,
     )
+
+
+def padding_value(text):
+    """``--padding``: "same" or a non-negative number of voxels."""
+    if text == "same":
+        return text
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(
+            f"expected 'same' or a number of voxels such as 4, got {text!r}"
+        )
+    return int(text)
 
 
 #: name -> (row label of the table, model builder taking the parsed arguments)
@@ -114,6 +127,13 @@ def parse_args(argv=None):
         default="unit_basis",
         help="where the convolutions' init scale lives (SE3Conv3D): scaled_basis is "
         "se3cnn's, needed to train without batch norm",
+    )
+    parser.add_argument(
+        "--padding",
+        type=padding_value,
+        default="same",
+        help="of the steerable convolutions: 'same' (default) or voxels per side; "
+        "se3cnn's net used 4, the full convolution (slower: the grids grow)",
     )
     parser.add_argument(
         "--input-blur",
@@ -321,7 +341,7 @@ def main(argv=None):
         f"8 pieces (lr {args.learning_rate}, {args.schedule}), {args.seeds} "
         f"seed(s); input blur {args.input_blur or 'none'}, low-pass sigma "
         f"{args.lowpass_sigma or 0.87}, batch norm {'on' if args.batch_norm else 'off'}"
-        f", {args.parametrization}\n"
+        f", {args.parametrization}, padding {args.padding}\n"
     )
     print("| model | " + " | ".join(HEADERS) + " | train (%) |")
     print("|---" * (len(HEADERS) + 2) + "|")

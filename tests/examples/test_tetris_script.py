@@ -76,7 +76,7 @@ def test_se3cnn_recipe_options():
     script = load_example("tetris")
     args = script.parse_args(
         "--schedule se3cnn --learning-rate 0.1 --no-batch-norm "
-        "--parametrization scaled_basis".split()
+        "--parametrization scaled_basis --padding 4".split()
     )
     schedule = script.learning_rate(args)
     rates = [float(schedule(step)) for step in (0, 100, 101, 150)]
@@ -86,4 +86,13 @@ def test_se3cnn_recipe_options():
     convs = [layer.conv for layer in model.layers if hasattr(layer, "conv")]
     assert len(convs) == 4
     assert {conv.parametrization for conv in convs} == {"scaled_basis"}
+    assert {conv.padding for conv in convs} == {(4, 4, 4)}
     assert not any(layer.batch_norm for layer in model.layers if hasattr(layer, "conv"))
+
+
+def test_padding_option_rejects_what_is_not_a_padding(capsys):
+    script = load_example("tetris")
+    assert script.parse_args([]).padding == "same"
+    with pytest.raises(SystemExit):
+        script.parse_args(["--padding", "full"])
+    assert "expected 'same' or a number of voxels" in capsys.readouterr().err
