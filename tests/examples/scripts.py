@@ -6,6 +6,11 @@ import sys
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
 
+#: Seconds before a script run in a subprocess counts as hung. A guard, not a speed
+#: check: on one machine the suite ran 6x slower than usual (session 12, 34 min), and
+#: the Tetris script test, sharing the 2 cores with the rest, ran past 900 s.
+SCRIPT_TIMEOUT = 2700
+
 
 def load_example(name):
     """``examples/<name>.py`` as a module; its sibling ``common`` stays importable."""

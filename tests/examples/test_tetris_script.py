@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from .scripts import load_example
+from .scripts import SCRIPT_TIMEOUT, load_example
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -44,9 +44,7 @@ def test_tetris_script_trains_exports_and_plots(tmp_path):
         capture_output=True,
         text=True,
         env=environment,
-        # A guard against a hung run, not a speed check: on one machine the suite ran
-        # 6x slower than usual (session 12, 34 min) and the Tetris script passed 900 s.
-        timeout=2700,
+        timeout=SCRIPT_TIMEOUT,
     )
     log = f"stdout:\n{result.stdout}\nstderr:\n{result.stderr[-5000:]}"
     assert result.returncode == 0, log
