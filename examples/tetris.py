@@ -73,6 +73,22 @@ def padding_value(text):
     return int(text)
 
 
+def positive_int(text):
+    """``--test-pieces``: a whole number of at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return int(text)
+
+
+def fixed_subset(examples, count):
+    """``count`` examples of ``(x, y)``, drawn once with a fixed seed (in order)."""
+    x, y = examples
+    if count >= len(x):
+        return examples
+    keep = np.sort(np.random.default_rng(0).choice(len(x), count, replace=False))
+    return x[keep], y[keep]
+
+
 #: name -> (row label of the table, model builder taking the parsed arguments)
 VARIANTS = {
     "steerable": (
@@ -164,6 +180,13 @@ def parse_args(argv=None):
         "--default-basis", action="store_true", help="add the default-basis net"
     )
     parser.add_argument("--no-cnn", action="store_true", help="skip the CNN")
+    parser.add_argument(
+        "--test-pieces",
+        type=positive_int,
+        metavar="N",
+        help="test on a fixed random subset of N pieces of each rotated split "
+        "instead of all of them (smoke tests; not the paper's protocol)",
+    )
     parser.add_argument("--export", metavar="DIR", help="collapse + ONNX export here")
     parser.add_argument("--plots", metavar="DIR", help="save PNG figures here")
     parser.add_argument(
@@ -320,6 +343,10 @@ def main(argv=None):
     start = time.perf_counter()
     data = {split: load_split(split, args) for split in ("train",) + SPLITS}
     print(f"data: {time.perf_counter() - start:.0f} s (generated on first use)")
+    if args.test_pieces:
+        # The same pieces for every model and seed, so the rows stay comparable.
+        data.update({s: fixed_subset(data[s], args.test_pieces) for s in SPLITS})
+        print(f"testing on {args.test_pieces} pieces per split (--test-pieces)")
     grid = data["train"][0].shape[1]
     table, first_models = {}, {}
     for variant in variants:
@@ -341,7 +368,10 @@ def main(argv=None):
         f"8 pieces (lr {args.learning_rate}, {args.schedule}), {args.seeds} "
         f"seed(s); input blur {args.input_blur or 'none'}, low-pass sigma "
         f"{args.lowpass_sigma or 0.87}, batch norm {'on' if args.batch_norm else 'off'}"
-        f", {args.parametrization}, padding {args.padding}\n"
+        f", {args.parametrization}, padding {args.padding}"
+        + "; test pieces per split: "
+        + ", ".join(f"{split} {len(data[split][0])}" for split in SPLITS)
+        + "\n"
     )
     print("| model | " + " | ".join(HEADERS) + " | train (%) |")
     print("|---" * (len(HEADERS) + 2) + "|")

@@ -4,6 +4,8 @@ The `small` Tetris config (17^3) is generated into a temporary data_dir, both ne
 train for a few steps, and the steerable one is exported to ONNX and checked in
 onnxruntime; the figures are written.  Accuracies after 3 steps mean nothing:
 the test checks that the table, the export check and the plots are produced.
+It tests on 24 pieces per rotated split (`--test-pieces`): evaluating all 1,808
+made it the slowest test (1,085 s in a suite run on a slow machine; 190 s with 24).
 """
 
 import os
@@ -12,6 +14,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from .scripts import SCRIPT_TIMEOUT, load_example
@@ -34,6 +37,8 @@ def test_tetris_script_trains_exports_and_plots(tmp_path):
             "3",
             "--seeds",
             "1",
+            "--test-pieces",
+            "24",
             "--verbose",
             "2",
             "--export",
@@ -57,6 +62,9 @@ def test_tetris_script_trains_exports_and_plots(tmp_path):
         "re-voxelised (%) | 24 cube rotations (%) | train (%) |"
     )
     assert header in result.stdout.splitlines(), log
+    assert "test pieces per split: test 24, test_revoxelized 24, test_rot90 24" in (
+        result.stdout
+    ), log
     error = re.search(r"relative error (\S+), same class for (\S+) %", result.stdout)
     assert error and float(error.group(1)) < 1e-4, log
     for name in (
@@ -88,6 +96,18 @@ def test_se3cnn_recipe_options():
     assert {conv.parametrization for conv in convs} == {"scaled_basis"}
     assert {conv.padding for conv in convs} == {(4, 4, 4)}
     assert not any(layer.batch_norm for layer in model.layers if hasattr(layer, "conv"))
+
+
+def test_test_pieces_is_a_fixed_subset_of_each_split():
+    script = load_example("tetris")
+    x, y = np.arange(100).reshape(50, 2), np.arange(50)
+    first = script.fixed_subset((x, y), 8)
+    assert np.array_equal(first[0], script.fixed_subset((x, y), 8)[0])
+    assert len(first[1]) == len(set(first[1])) == 8
+    assert np.array_equal(first[0][:, 0] // 2, first[1])  # x and y stay paired
+    assert script.fixed_subset((x, y), 80)[0] is x
+    with pytest.raises(SystemExit):
+        script.parse_args(["--test-pieces", "0"])
 
 
 def test_padding_option_rejects_what_is_not_a_padding(capsys):
