@@ -4,9 +4,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
-# TensorFlow turns its oneDNN kernels on by default only on CPUs with AVX-512-class
-# features; on an AVX2-only CPU they train the Tetris net 1.3x faster
-# (docs/scaling.md). Set TF_ENABLE_ONEDNN_OPTS=0 to compare.
+# On Linux, TensorFlow turns its oneDNN kernels on by default only on CPUs with
+# VNNI, bfloat16 or AMX instructions; on an AVX2-only CPU they train the Tetris net
+# 1.3x faster (docs/scaling.md). Set TF_ENABLE_ONEDNN_OPTS=0 to compare.
 export TF_ENABLE_ONEDNN_OPTS ?= 1
 
 SOURCES := keras_se3 tests examples benchmarks datasets setup.py
