@@ -11,7 +11,7 @@ export TF_ENABLE_ONEDNN_OPTS ?= 1
 
 SOURCES := keras_se3 tests examples benchmarks datasets setup.py
 
-.PHONY: test demo lint format bench clean
+.PHONY: test demo lint format bench clean reference-check reference-parity reference-train
 
 $(STAMP): setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,34 @@ bench: $(STAMP)
 	$(PY) benchmarks/init_scale.py
 	$(PY) benchmarks/paper_nets.py
 	$(PY) benchmarks/export.py
+
+# Side by side with the paper's own code (benchmarks/reference/README.md): not part
+# of `make test`. REFERENCE is an e3nn checkout at commit fca7227c; the reference
+# runs in its own venv (PyTorch CPU, numpy < 2).
+REFERENCE ?=
+REF_VENV ?= build/reference/venv
+REF_OUT ?= build/reference
+REF_PY := $(REF_VENV)/bin/python
+REF_SEEDS ?= 0 1 2 3 4
+REF_STEPS ?= 250
+
+$(REF_VENV)/.installed: benchmarks/reference/requirements.txt
+	test -x $(REF_PY) || $(PYTHON) -m venv $(REF_VENV)
+	$(REF_PY) -m pip install --quiet -r benchmarks/reference/requirements.txt
+	touch $@
+
+reference-check:
+	@test -n "$(REFERENCE)" || { echo "set REFERENCE=<e3nn checkout at commit fca7227c>, e.g. make $(MAKECMDGOALS) REFERENCE=../e3nn"; exit 2; }
+
+# Forward and gradient parity at 20^3 and at the paper's 36^3 (float32), and at
+# 20^3 in float64.
+reference-parity: reference-check $(STAMP) $(REF_VENV)/.installed
+	$(REF_PY) benchmarks/reference/reference_side.py --tree $(REFERENCE) --size 12 --pad 4 --out $(REF_OUT)/parity_20.npz
+	$(REF_PY) benchmarks/reference/reference_side.py --tree $(REFERENCE) --size 12 --pad 4 --float64 --out $(REF_OUT)/parity_20_f64.npz
+	$(REF_PY) benchmarks/reference/reference_side.py --tree $(REFERENCE) --size 20 --pad 8 --out $(REF_OUT)/parity_36.npz
+	$(PY) benchmarks/reference/parity.py $(REF_OUT)/parity_20.npz --json $(REF_OUT)/parity_20.json
+	$(PY) benchmarks/reference/parity.py $(REF_OUT)/parity_20_f64.npz --json $(REF_OUT)/parity_20_f64.json
+	$(PY) benchmarks/reference/parity.py $(REF_OUT)/parity_36.npz --json $(REF_OUT)/parity_36.json
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

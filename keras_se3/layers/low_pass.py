@@ -152,8 +152,8 @@ class LowPassDownsampling3D(keras.layers.Layer):
         # Depthwise kernels [k, 1, C, 1] and [1, k, C, 1] (2D depthwise passes).
         kernel = self.blur_kernel_1d()
         column = np.tile(kernel[:, None, None, None], (1, 1, channels, 1))
-        self._kernel_rows = column.astype("float32")
-        self._kernel_cols = np.transpose(column, (1, 0, 2, 3)).astype("float32")
+        self._kernel_rows = column  # float64; cast to the input dtype in call
+        self._kernel_cols = np.transpose(column, (1, 0, 2, 3))
 
     def _pad(self, x, axis):
         p = self.padding
