@@ -86,7 +86,7 @@ def field_matrix(field_type, conventions):
 
 
 def reference_blocks():
-    """Per gated block: (prefix, Rs_in, Rs_out with gates) as the reference lists them."""
+    """Per gated block: (prefix, Rs_in, Rs_out + gates), as the reference lists them."""
     blocks, fields_in = [], [(1, 0)]
     for index, (fields, _stride) in enumerate(TETRIS_LAYERS):
         terms = [(m, l) for m, l in FieldType(fields).terms]
