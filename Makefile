@@ -11,7 +11,7 @@ export TF_ENABLE_ONEDNN_OPTS ?= 1
 
 SOURCES := keras_se3 tests examples benchmarks datasets setup.py
 
-.PHONY: test demo lint format bench clean reference-check reference-parity reference-train
+.PHONY: test demo lint format bench clean reference-check reference-parity reference-train reference-fixture
 
 $(STAMP): setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -62,15 +62,36 @@ $(REF_VENV)/.installed: benchmarks/reference/requirements.txt
 reference-check:
 	@test -n "$(REFERENCE)" || { echo "set REFERENCE=<e3nn checkout at commit fca7227c>, e.g. make $(MAKECMDGOALS) REFERENCE=../e3nn"; exit 2; }
 
-# Forward and gradient parity at 20^3 and at the paper's 36^3 (float32), and at
-# 20^3 in float64.
+# Forward and gradient parity at 20^3 and at the paper's 36^3, float32 and float64.
 reference-parity: reference-check $(STAMP) $(REF_VENV)/.installed
 	$(REF_PY) benchmarks/reference/reference_side.py --tree $(REFERENCE) --size 12 --pad 4 --out $(REF_OUT)/parity_20.npz
 	$(REF_PY) benchmarks/reference/reference_side.py --tree $(REFERENCE) --size 12 --pad 4 --float64 --out $(REF_OUT)/parity_20_f64.npz
 	$(REF_PY) benchmarks/reference/reference_side.py --tree $(REFERENCE) --size 20 --pad 8 --out $(REF_OUT)/parity_36.npz
+	$(REF_PY) benchmarks/reference/reference_side.py --tree $(REFERENCE) --size 20 --pad 8 --float64 --out $(REF_OUT)/parity_36_f64.npz
 	$(PY) benchmarks/reference/parity.py $(REF_OUT)/parity_20.npz --json $(REF_OUT)/parity_20.json
 	$(PY) benchmarks/reference/parity.py $(REF_OUT)/parity_20_f64.npz --json $(REF_OUT)/parity_20_f64.json
 	$(PY) benchmarks/reference/parity.py $(REF_OUT)/parity_36.npz --json $(REF_OUT)/parity_36.json
+	$(PY) benchmarks/reference/parity.py $(REF_OUT)/parity_36_f64.npz --json $(REF_OUT)/parity_36_f64.json
+
+# Training side by side: for each seed the reference trains (its own script,
+# REF_STEPS steps, then 100 test sets of 8 drawn as it draws them), and keras_se3's
+# tetris_net trains from the same start on the same volumes with the same schedule
+# and is tested on the same pieces. About 45 min per seed and side at 20^3 on 2 cores.
+reference-train: reference-check $(STAMP) $(REF_VENV)/.installed
+	for seed in $(REF_SEEDS); do \
+		$(REF_PY) benchmarks/reference/reference_side.py --tree $(REFERENCE) --size 12 --pad 4 \
+			--seed $$seed --steps $(REF_STEPS) --tests 100 --out $(REF_OUT)/train_20_seed$$seed.npz && \
+		$(PY) benchmarks/reference/parity.py $(REF_OUT)/train_20_seed$$seed.npz \
+			--json $(REF_OUT)/train_20_seed$$seed.json || exit 1; \
+	done
+
+# The recording behind tests/models/test_reference_training.py (16^3, 10 steps,
+# dropout 0).
+reference-fixture: reference-check $(STAMP) $(REF_VENV)/.installed
+	$(REF_PY) benchmarks/reference/reference_side.py --tree $(REFERENCE) --size 8 --pad 4 \
+		--seed 0 --steps 10 --dropout 0 --out $(REF_OUT)/fixture_16.npz
+	$(PY) benchmarks/reference/parity.py $(REF_OUT)/fixture_16.npz \
+		--fixture tests/models/data/reference_tetris_16.npz
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

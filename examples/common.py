@@ -18,6 +18,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+import keras_se3.optimizers
+
 
 class SetupError(RuntimeError):
     """A problem with the command line, the environment or the data (no traceback)."""
@@ -483,7 +485,9 @@ def train_evaluate_export(args, *, strategy, title, build_model, data, final_spl
         if mixed:
             model = float32_logits(model)
         model.compile(
-            optimizer=keras.optimizers.Adam(args.learning_rate),
+            # The paper's Adam (epsilon after the bias correction): Keras's
+            # shrinks the steps of the small coefficient gradients.
+            optimizer=keras_se3.optimizers.Adam(args.learning_rate),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
         )

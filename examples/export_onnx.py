@@ -48,7 +48,7 @@ def train(steps):
     keras.utils.set_random_seed(0)
     model = tetris_net(input_shape=(SIZE, SIZE, SIZE, 1))
     model.compile(
-        keras.optimizers.Adam(1e-2),
+        keras_se3.optimizers.Adam(1e-2),
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )

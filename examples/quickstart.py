@@ -101,7 +101,7 @@ def main():
     print("\nFitting a toy task (scalar: the density, vector: its gradient):")
     x, y = toy_data(256, seed=1)
     x_val, y_val = toy_data(64, seed=2)
-    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="mse")
+    model.compile(optimizer=keras_se3.optimizers.Adam(3e-3), loss="mse")
     before = model.evaluate(x_val, y_val, verbose=0)
     model.fit(x, y, batch_size=16, epochs=4, validation_data=(x_val, y_val), verbose=2)
     after = model.evaluate(x_val, y_val, verbose=0)

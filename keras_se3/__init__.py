@@ -1,6 +1,6 @@
 """keras_se3: SE(3)-equivariant 3D steerable CNNs for Keras."""
 
-from keras_se3 import basis, so3
+from keras_se3 import basis, optimizers, so3
 from keras_se3.export import collapse
 from keras_se3.field_type import FieldType
 from keras_se3.layers import (
@@ -32,6 +32,7 @@ __all__ = [
     "SE3ResidualBlock",
     "basis",
     "collapse",
+    "optimizers",
     "so3",
     "__version__",
 ]

@@ -37,6 +37,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+import keras_se3.optimizers  # noqa: E402
 from keras_se3 import FieldType  # noqa: E402
 from keras_se3.basis import kernel_basis  # noqa: E402
 from keras_se3.layers.low_pass import paper_sigma  # noqa: E402
@@ -286,49 +287,55 @@ def gradient_parity(model, record, maps, x, y):
     return rows
 
 
-def train_side_by_side(model, record, x, y, optimizer_name):
+def train_side_by_side(model, record, x, y, optimizer_name, epsilon=None):
     """The reference's schedule (lr 0.1 for steps 0..100, then x0.98 per step),
     Adam, full batch, from the loaded start; the loss of every step.
 
-    ``optimizer_name="torch"`` applies torch.optim.Adam's update (epsilon 1e-8
-    added to the bias-corrected root of v), ``"keras"`` uses keras.optimizers.Adam
-    (epsilon 1e-8 added to the root of the uncorrected v: the same update up to
-    that epsilon's scale)."""
+    ``"keras_se3"``: ``keras_se3.optimizers.Adam`` (epsilon after the bias
+    correction, as torch.optim.Adam); ``"keras"``: ``keras.optimizers.Adam``.
+    ``epsilon``: None for each one's default (1e-8, 1e-7)."""
     steps = len(record["losses"])
     schedule = [0.1 if s <= 100 else 0.1 * 0.98 ** (s - 100) for s in range(steps)]
+    kind = (
+        keras_se3.optimizers.Adam
+        if optimizer_name == "keras_se3"
+        else keras.optimizers.Adam
+    )
+    optimizer = kind(schedule[0], **({} if epsilon is None else {"epsilon": epsilon}))
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     variables = model.trainable_variables
-    beta_1, beta_2, epsilon = 0.9, 0.999, 1e-8
-    keras_adam = keras.optimizers.Adam(schedule[0], beta_1, beta_2, epsilon)
-    moments = [
-        (tf.Variable(tf.zeros_like(v)), tf.Variable(tf.zeros_like(v)))
-        for v in variables
-    ]
 
     @tf.function
-    def step(lr, t):
+    def step():
         with tf.GradientTape() as tape:
             loss = loss_fn(y, model(x, training=True))
-        grads = tape.gradient(loss, variables)
-        if optimizer_name == "keras":
-            keras_adam.learning_rate.assign(lr)
-            keras_adam.apply_gradients(zip(grads, variables))
-            return loss
-        for var, grad, (m, v) in zip(variables, grads, moments):
-            m.assign(beta_1 * m + (1 - beta_1) * grad)
-            v.assign(beta_2 * v + (1 - beta_2) * grad * grad)
-            m_hat = m / (1 - beta_1**t)
-            v_hat = v / (1 - beta_2**t)
-            var.assign_sub(lr * m_hat / (tf.sqrt(v_hat) + epsilon))
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss
 
-    dtype = variables[0].dtype
-    return np.array(
-        [
-            float(step(tf.constant(lr, dtype), tf.constant(s + 1, dtype)))
-            for s, lr in enumerate(schedule)
-        ]
+    losses = []
+    for lr in schedule:
+        optimizer.learning_rate.assign(lr)
+        losses.append(float(step()))
+    return np.array(losses)
+
+
+def write_fixture(path, record, maps, x, y):
+    """The reference's start mapped to keras_se3's trainable weights (by path),
+    its volumes and losses: a test trains from it without the reference."""
+    model = build_ours(record, float(record.get("dropout", 0.2)))
+    load_reference_weights(model, record, maps)
+    weights = {
+        f"weight:{v.path}": np.asarray(v, np.float32) for v in model.trainable_variables
+    }
+    np.savez_compressed(
+        path,
+        x=x.astype(np.float32),
+        y=y.astype(np.int64),
+        losses=record["losses"],
+        dropout=record["dropout"],
+        **weights,
     )
+    print(f"wrote {path}")
 
 
 def main(argv=None):
@@ -336,11 +343,18 @@ def main(argv=None):
     parser.add_argument("record", help=".npz written by reference_side.py")
     parser.add_argument(
         "--optimizer",
-        choices=("torch", "keras"),
-        default="torch",
-        help="Adam's update as torch.optim.Adam computes it, or keras.optimizers.Adam",
+        choices=("keras_se3", "keras"),
+        default="keras_se3",
+        help="train with keras_se3.optimizers.Adam (the paper code's update) or "
+        "keras.optimizers.Adam",
     )
+    parser.add_argument("--epsilon", type=float, help="Adam's (default: its own)")
     parser.add_argument("--json", help="also write the numbers here")
+    parser.add_argument(
+        "--fixture",
+        help="write the reference's start (in keras_se3's layout), its 8 volumes and "
+        "its per-step losses here: tests/models/data/ holds one for the suite",
+    )
     args = parser.parse_args(argv)
 
     record = dict(np.load(args.record))
@@ -373,7 +387,7 @@ def main(argv=None):
         "gradient": dict(gradient),
     }
     if trained:
-        ours = train_side_by_side(model, record, x, y, args.optimizer)
+        ours = train_side_by_side(model, record, x, y, args.optimizer, args.epsilon)
         ref = record["losses"]
         print("\ntraining, loss per step (reference | keras_se3):")
         for s in range(len(ref)):
@@ -389,6 +403,10 @@ def main(argv=None):
             f"{100 * float(record['accuracy']):.2f} %, keras_se3 {100 * accuracy:.2f} %"
         )
         result["accuracy"] = {"reference": float(record["accuracy"]), "ours": accuracy}
+    if args.fixture:
+        if not trained:
+            sys.exit("--fixture needs a record of a reference run with --steps")
+        write_fixture(args.fixture, record, maps, x, y)
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(result, handle, indent=1)

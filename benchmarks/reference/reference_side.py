@@ -9,7 +9,9 @@ everything keras_se3's side (``parity.py``) needs to compare against:
 
 - ``param/<name>``, ``buffer/<name>``: the initial ``state_dict`` (the basis
   kernels are buffers ``kernel_i_j``);
-- ``train_x``, ``train_y``: the 8 training volumes of the script's ``get_volumes``;
+- ``train_x``, ``train_y``: the 8 training volumes of the script's ``get_volumes``
+  (one random rotation each, as the script trains); ``canonical_x``: the same
+  pieces unrotated;
 - ``sh_points``, ``sh/<l>``: the reference's real spherical harmonics at fixed
   random points, from which the change of basis between the two codes'
   conventions is fitted (nothing about conventions is assumed);
@@ -178,8 +180,12 @@ def main(argv=None):
         torch.set_default_dtype(torch.float64)
     script = load_tetris_script(tree)
 
-    # The order of the random draws is the script's (and run_cpu.py's): seed,
-    # build the net, draw the training set.
+    # Computing the basis for the first time draws random numbers (e3nn caches it
+    # on disk): build the net once before seeding, so that a seed gives the same
+    # start whether or not the cache existed.
+    script.SE3Net(True)
+    # The order of the random draws is the script's: seed, build the net, draw
+    # the training set.
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
     net = script.SE3Net(True)
@@ -188,6 +194,8 @@ def main(argv=None):
         net.sequence[5].p = args.dropout
 
     record = {"train_x": volumes, "train_y": labels, "seed": args.seed}
+    # The same pieces unrotated (no random draw): the paper's text trains on them.
+    record["canonical_x"] = script.get_volumes(size=args.size, pad=args.pad)[0]
     record["dropout"] = np.float64(net.sequence[5].p)
     # Copies: .numpy() shares memory with the tensors that training updates.
     record.update(
