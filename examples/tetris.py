@@ -23,6 +23,9 @@ is `--input-blur 0 --lowpass-sigma 0 --no-batch-norm --schedule constant`;
 se3cnn's Tetris script (the paper's code) is `--lowpass-sigma 0 --no-batch-norm
 --parametrization scaled_basis --schedule se3cnn --learning-rate 0.1 --padding 4`
 (it also used the 36^3 grid and trained on one resampled random orientation).
+Every net trains with `keras_se3.optimizers.Adam`, the paper code's Adam
+(`--optimizer keras-adam`: Keras's, whose epsilon shrinks the small coefficient
+gradients' steps).
 
     python examples/tetris.py                                # steerable + CNN, 3 seeds
     python examples/tetris.py --seeds 17 --ablation --default-basis   # full table
