@@ -40,8 +40,7 @@ import tensorflow as tf  # noqa: E402
 import keras_se3.optimizers  # noqa: E402
 from keras_se3 import FieldType  # noqa: E402
 from keras_se3.basis import kernel_basis  # noqa: E402
-from keras_se3.layers.low_pass import paper_sigma  # noqa: E402
-from keras_se3.models import tetris_net  # noqa: E402
+from keras_se3.models import PAPER_CODE_OPTIONS, tetris_net  # noqa: E402
 from keras_se3.models.tetris import TETRIS_LAYERS  # noqa: E402
 from keras_se3.so3 import spherical_harmonics  # noqa: E402
 
@@ -195,14 +194,7 @@ class BlockMap:
 def build_ours(record, dropout):
     grid = record["train_x"].shape[-1]
     return tetris_net(
-        basis="paper",
-        padding=4,
-        input_blur=paper_sigma(2),
-        lowpass_sigma=None,
-        batch_norm=False,
-        parametrization="scaled_basis",
-        dropout=dropout,
-        input_shape=(grid, grid, grid, 1),
+        **PAPER_CODE_OPTIONS, dropout=dropout, input_shape=(grid, grid, grid, 1)
     )
 
 

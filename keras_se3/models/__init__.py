@@ -2,9 +2,10 @@
 
 from keras_se3.models.cath import cath_cnn, cath_resnet
 from keras_se3.models.shrec17 import shrec17_cnn, shrec17_net
-from keras_se3.models.tetris import tetris_cnn, tetris_net
+from keras_se3.models.tetris import PAPER_CODE_OPTIONS, tetris_cnn, tetris_net
 
 __all__ = [
+    "PAPER_CODE_OPTIONS",
     "cath_cnn",
     "cath_resnet",
     "shrec17_cnn",

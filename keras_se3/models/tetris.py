@@ -4,7 +4,7 @@ import keras
 
 from keras_se3.field_type import FieldType
 from keras_se3.layers.invariant_pooling import InvariantPooling
-from keras_se3.layers.low_pass import LowPassDownsampling3D
+from keras_se3.layers.low_pass import LowPassDownsampling3D, paper_sigma
 from keras_se3.layers.se3_gated_conv3d import SE3GatedConv3D
 
 #: (field type, stride) of the four gated layers; kernel 5 throughout.
@@ -13,6 +13,20 @@ TETRIS_LAYERS = (
     ("16x0 + 16x1 + 16x2", 2),
     ("32x0 + 16x1 + 16x2", 2),
     ("128x0", 1),
+)
+
+#: The options that make :func:`tetris_net` the network of the paper's own code
+#: (se3cnn's Tetris script): full padding, its input and stride low-passes (the
+#: paper's sigma for a factor 2), no batch norm, its coefficient parametrisation.
+#: ``tetris_net(**PAPER_CODE_OPTIONS)`` computes the same logits and gradients
+#: from the same weights (benchmarks/reference/).
+PAPER_CODE_OPTIONS = dict(
+    basis="paper",
+    padding=4,
+    input_blur=paper_sigma(2),
+    lowpass_sigma=None,
+    batch_norm=False,
+    parametrization="scaled_basis",
 )
 
 

@@ -13,8 +13,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_se3.layers.low_pass import paper_sigma
-from keras_se3.models import tetris_net
+from keras_se3.models import PAPER_CODE_OPTIONS, tetris_net
 from tests.examples.scripts import load_example
 
 FIXTURE = pathlib.Path(__file__).parent / "data" / "reference_tetris_16.npz"
@@ -24,12 +23,7 @@ def _train_from_reference_start(optimizer):
     data = np.load(FIXTURE)
     grid = data["x"].shape[1]
     model = tetris_net(
-        basis="paper",
-        padding=4,
-        input_blur=paper_sigma(2),
-        lowpass_sigma=None,
-        batch_norm=False,
-        parametrization="scaled_basis",
+        **PAPER_CODE_OPTIONS,
         dropout=float(data["dropout"]),
         input_shape=(grid, grid, grid, 1),
     )
