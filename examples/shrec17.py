@@ -7,7 +7,7 @@ voxelised on a 64^3 grid (as in the paper), every training presentation under a
 new Haar-random rotation.  The default config is `perturbed` (the meshes are
 randomly rotated, the paper's setting); `normal` has the aligned meshes.
 
-Training recipe: neither the paper's main text nor DESIGN.md gives one for
+Training recipe: the paper's main text gives none for
 SHREC'17, so the defaults are the paper's CATH recipe: Adam (initial rate 1e-3),
 100 epochs, batch 16, learning rate x 0.94 per epoch after 40 epochs.
 

@@ -11,7 +11,7 @@ In the canonical orientation the cube faces lie on voxel faces, so the grid is e
 
 import numpy as np
 
-# Cube coordinates of the pieces (DESIGN.md section 4, as in the paper's code).
+# Cube coordinates of the pieces (as in the paper's code).
 TETRIS_PIECES = {
     "chiral_1": ((0, 0, 0), (0, 0, 1), (1, 0, 0), (1, 1, 0)),
     "chiral_2": ((0, 1, 0), (0, 1, 1), (1, 1, 0), (1, 0, 0)),

@@ -15,7 +15,7 @@ from keras_se3.basis import (
     serialize_basis,
 )
 
-# DESIGN.md: basis counts of the paper's basis (compromise bandlimit), rows l_in.
+# Basis counts of the paper's basis (compromise bandlimit), rows l_in.
 PAPER_COUNTS = {
     3: [[2, 1, 1, 1], [1, 4, 3, 2], [1, 3, 5, 3], [1, 2, 3, 5]],
     5: [[3, 2, 2, 2], [2, 7, 6, 5], [2, 6, 10, 8], [2, 5, 8, 11]],
