@@ -24,6 +24,13 @@ everything keras_se3's side (``parity.py``) needs to compare against:
 - with ``--tests N``: N random test sets of 8 drawn as the script draws them
   (``test_x``, ``test_y``) and the script's ``accuracy`` on them.
 
+The script makes its pieces by ``scipy.ndimage.zoom(order=0)`` of the 4^3
+occupancy grid, which (aligning the corners) makes the cubes unequal: 2, 4, 4, 2
+voxels wide along each axis for a 12-voxel box, so the 8 pieces have 48 to 96
+voxels.  ``--pieces equal-cubes`` runs the same script on pieces of equal cubes
+(each cell repeated ``size / 4`` times), as the paper describes them and as
+keras_se3's ``tetris`` dataset makes them; everything else stays the script's.
+
 The script's source is executed with ``.cuda()`` removed (CPU); two library
 renames since 2020 are bridged: ``scipy.special.sph_harm`` (removed in SciPy
 1.15, used by lie_learn) and ``scipy.linalg.eigh(eigvals=...)`` (now
@@ -103,6 +110,14 @@ class RecordingFunctional(types.SimpleNamespace):
         self.cross_entropy = cross_entropy
 
 
+def equal_cubes(volume, factor, order=0):
+    """Stands in for the script's ``zoom(volume, size / 4, order=0)``: every cell
+    of the 4^3 occupancy grid becomes a cube of ``factor`` voxels per edge."""
+    k = int(round(factor))
+    assert k == factor and order == 0, (factor, order)
+    return np.kron(volume, np.ones((k, k, k)))
+
+
 def spherical_harmonics_samples(points, lmax=3):
     from e3nn.SO3 import spherical_harmonics_xyz
 
@@ -163,6 +178,12 @@ def main(argv=None):
         help="forward and gradient in float64 (separates float32 rounding from "
         "real differences); no training",
     )
+    parser.add_argument(
+        "--pieces",
+        choices=("script", "equal-cubes"),
+        default="script",
+        help="the script's zoomed pieces (unequal cubes) or equal cubes",
+    )
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--workdir", help="basis cache directory (default: --out's)")
     parser.add_argument("--out", required=True, help=".npz to write")
@@ -179,6 +200,10 @@ def main(argv=None):
             parser.error("--float64 compares one forward and backward pass only")
         torch.set_default_dtype(torch.float64)
     script = load_tetris_script(tree)
+    if args.pieces == "equal-cubes":
+        if args.size % 4:
+            parser.error("--pieces equal-cubes needs a --size divisible by 4")
+        script.zoom = equal_cubes
 
     # Computing the basis for the first time draws random numbers (e3nn caches it
     # on disk): build the net once before seeding, so that a seed gives the same
@@ -194,6 +219,7 @@ def main(argv=None):
         net.sequence[5].p = args.dropout
 
     record = {"train_x": volumes, "train_y": labels, "seed": args.seed}
+    record["pieces"] = args.pieces
     # The same pieces unrotated (no random draw): the paper's text trains on them.
     record["canonical_x"] = script.get_volumes(size=args.size, pad=args.pad)[0]
     record["dropout"] = np.float64(net.sequence[5].p)

@@ -20,6 +20,9 @@ class TetrisConfig(tfds.core.BuilderConfig):
         supersampling: sub-voxel samples per axis when voxelising a rotated piece.
         num_test_rotations: Haar-random rotations per piece in the ``test`` split.
         seed: seed of those rotations (fixed: the test set is reproducible).
+        style: ``"centred"`` (equal cubes, centred piece) or ``"paper_code"``
+            (the pieces as the paper's code makes them: unequal cubes, the box
+            centred; see :func:`keras_se3.datasets.tetris_pieces.tetris_voxels`).
     """
 
     grid_size: int = 37
@@ -27,12 +30,13 @@ class TetrisConfig(tfds.core.BuilderConfig):
     supersampling: int = 3
     num_test_rotations: int = 100
     seed: int = 0
+    style: str = "centred"
 
 
 class Builder(tfds.core.GeneratorBasedBuilder):
     """DatasetBuilder for the tetris dataset (generated, nothing to download)."""
 
-    VERSION = tfds.core.Version("3.0.0")
+    VERSION = tfds.core.Version("3.1.0")
     RELEASE_NOTES = {
         "1.0.0": "Initial release (36^3 and 16^3 grids).",
         "2.0.0": "Odd grids, 37^3 and 17^3: the paper's nets are exactly invariant "
@@ -41,6 +45,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         "3.0.0": "`test` follows the paper's code: the canonical grid rotated by "
         "cubic-spline resampling.  2.0.0's `test` (the rotated geometry voxelised "
         "again) is now `test_revoxelized`.",
+        "3.1.0": "New config `paper_code`: the pieces as the paper's code makes "
+        "them (20^3, unequal cubes, box centred).  Other configs unchanged.",
     }
     BUILDER_CONFIGS = [
         TetrisConfig(
@@ -52,6 +58,15 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             description="17^3 grid, each cube a 3^3 block (quick experiments).",
             grid_size=17,
             block_size=3,
+        ),
+        TetrisConfig(
+            name="paper_code",
+            description="20^3 grid, the pieces as the paper's code makes them "
+            "(scipy zoom of the 4^3 box to 12 voxels: cubes 2, 4, 4, 2 voxels "
+            "wide, 48 to 96 voxels per piece; the box centred, padded by 4).",
+            grid_size=20,
+            block_size=3,
+            style="paper_code",
         ),
     ]
     DEFAULT_CONFIG_NAME = "default"
@@ -110,7 +125,11 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         rotated and voxelised again.
         """
         config = self.builder_config
-        sizes = dict(grid_size=config.grid_size, block_size=config.block_size)
+        sizes = dict(
+            grid_size=config.grid_size,
+            block_size=config.block_size,
+            style=config.style,
+        )
         for label, piece in enumerate(TETRIS_NAMES):
             canonical = tetris_voxels(piece, None, **sizes)[None, ..., None]
             for copy, rotation in enumerate(rotations[label]):

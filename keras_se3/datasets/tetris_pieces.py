@@ -7,6 +7,15 @@ lattice: the piece's *geometry* is rotated and re-voxelised, nothing is resample
 In the canonical orientation the cube faces lie on voxel faces, so the grid is exactly
 0/1 blocks; for the 24 cube rotations the result equals
 :func:`keras_se3.so3.rotate_grid` of the canonical grid bit for bit.
+
+``style="paper_code"`` makes the pieces as the paper's code does instead: the 4^3
+occupancy grid is zoomed by ``scipy.ndimage.zoom(order=0)`` to ``4 * block_size``
+voxels, which aligns the box's corner voxels and so makes the cubes *unequal*
+(2, 4, 4, 2 voxels wide for a 12-voxel box; 4, 6, 6, 4 for the paper's 20), and
+the box (not the piece) is centred in the grid.  The 8 pieces then differ in
+volume (48 to 96 voxels for a 12-voxel box), which the paper does not describe:
+their mass and second moments alone tell all 8 apart, the two chiral pieces
+included (``benchmarks/tetris_invariants.py``).
 """
 
 import numpy as np
@@ -23,6 +32,24 @@ TETRIS_PIECES = {
     "zigzag": ((0, 0, 0), (1, 0, 0), (1, 1, 0), (2, 1, 0)),
 }
 TETRIS_NAMES = tuple(TETRIS_PIECES)
+STYLES = ("centred", "paper_code")
+
+
+def cell_edges(block_size, style="centred"):
+    """Voxel coordinates of the 5 faces of the 4 cells along one axis of the box.
+
+    ``"centred"``: equal cubes, ``0, b, 2b, 3b, 4b``.  ``"paper_code"``: the cells
+    that ``scipy.ndimage.zoom(order=0)`` of a 4-cell axis to ``4b`` voxels makes.
+    """
+    b = int(block_size)
+    if style == "centred":
+        return np.arange(5) * b
+    if style == "paper_code":
+        from scipy.ndimage import zoom
+
+        cell_of_voxel = zoom(np.arange(4.0), 4 * b / 4, order=0)
+        return np.concatenate([np.searchsorted(cell_of_voxel, np.arange(4)), [4 * b]])
+    raise ValueError(f"Unknown style {style!r}; expected one of {STYLES}.")
 
 
 def piece_offset(piece, grid_size, block_size):
@@ -38,7 +65,15 @@ def piece_offset(piece, grid_size, block_size):
     return np.floor(com - half + 0.5) + half
 
 
-def tetris_voxels(piece, rotation=None, *, grid_size=37, block_size=5, supersampling=3):
+def tetris_voxels(
+    piece,
+    rotation=None,
+    *,
+    grid_size=37,
+    block_size=5,
+    supersampling=3,
+    style="centred",
+):
     """Voxelise a Tetris piece, optionally rotated about the grid centre.
 
     Computes ``[R f](x) = f(R^-1 x)`` for the piece's indicator function ``f``,
@@ -50,13 +85,22 @@ def tetris_voxels(piece, rotation=None, *, grid_size=37, block_size=5, supersamp
         grid_size: voxels per axis ``n``.
         block_size: voxels per cube edge.
         supersampling: sub-samples per voxel and axis (odd or even, >= 1).
+        style: ``"centred"`` (equal cubes, the piece's centre of mass at the grid
+            centre) or ``"paper_code"`` (the paper code's unequal cubes, the box
+            centred; parts rotated out of the grid are cut, as there).
 
     Returns:
         A float32 array ``[n, n, n]`` with values in ``[0, 1]``.
 
     Raises:
-        ValueError: for an unknown piece, or a grid too small for the piece to fit
-            in every orientation.
+        ValueError: for an unknown piece or style, or a grid too small for the
+            piece (``"centred"``: in every orientation; ``"paper_code"``: for
+            the box).
+
+    Example::
+
+        grid = tetris_voxels("line", grid_size=20, block_size=3, style="paper_code")
+        grid.sum()  # 48.0: the paper code's line is 2 x 2 x 12 voxels
     """
     if piece not in TETRIS_PIECES:
         raise ValueError(f"Unknown Tetris piece {piece!r}; known: {TETRIS_NAMES}.")
@@ -66,15 +110,24 @@ def tetris_voxels(piece, rotation=None, *, grid_size=37, block_size=5, supersamp
             "grid_size, block_size and supersampling must be positive integers, got "
             f"{grid_size!r}, {block_size!r}, {supersampling!r}."
         )
+    edges = cell_edges(b, style)
     cubes = np.asarray(TETRIS_PIECES[piece])
-    offset = piece_offset(piece, n, b)
+    if style == "paper_code":
+        if 4 * b > n:
+            raise ValueError(
+                f"The paper code's box of 4 x {b} voxels does not fit a {n}^3 grid: "
+                f"use a grid_size of at least {4 * b} or a smaller block_size."
+            )
+        offset = np.full(3, np.floor(2 * b - n / 2 + 0.5) + n / 2)
+    else:
+        offset = piece_offset(piece, n, b)
     corners = np.array(
         [[i, j, k] for i in (0, 1) for j in (0, 1) for k in (0, 1)], dtype=np.float64
     )
     radius = np.linalg.norm(
         ((cubes[:, None, :] + corners) * b - offset).reshape(-1, 3), axis=-1
     ).max()
-    if radius > n / 2:
+    if style == "centred" and radius > n / 2:
         raise ValueError(
             f"The piece {piece!r} (block_size={b}) reaches {radius:.2f} voxels from "
             f"the centre and does not fit a {n}^3 grid in every orientation: use a "
@@ -90,7 +143,8 @@ def tetris_voxels(piece, rotation=None, *, grid_size=37, block_size=5, supersamp
     x = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1)
     if rotation is not None:
         x = x @ np.asarray(rotation, dtype=np.float64)  # R^-1 x = R^T x (row form)
-    cell = np.floor((x + offset) / b).astype(np.int64)
+    # Cell index along each axis: which of the 4 intervals between edges.
+    cell = np.searchsorted(edges, x + offset, side="right") - 1
     valid = np.all((cell >= 0) & (cell < 4), axis=-1)
     cell = np.clip(cell, 0, 3)
     inside = valid & occupied[cell[..., 0], cell[..., 1], cell[..., 2]]

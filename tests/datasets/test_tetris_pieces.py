@@ -2,7 +2,12 @@ import numpy as np
 import pytest
 
 from keras_se3 import so3
-from keras_se3.datasets.tetris_pieces import TETRIS_NAMES, tetris_voxels
+from keras_se3.datasets.tetris_pieces import (
+    TETRIS_NAMES,
+    TETRIS_PIECES,
+    cell_edges,
+    tetris_voxels,
+)
 
 
 @pytest.mark.parametrize("n, block", [(8, 1), (9, 1), (16, 3), (17, 3)])
@@ -43,3 +48,44 @@ def test_bad_piece_or_too_small_grid():
         tetris_voxels("S")
     with pytest.raises(ValueError, match="grid_size of at least"):
         tetris_voxels("line", grid_size=16, block_size=5)
+
+
+def test_paper_code_style_has_the_zoomed_unequal_cubes():
+    # scipy.ndimage.zoom(order=0) of 4 cells to 12 voxels aligns the corner voxels:
+    # the cells are 2, 4, 4, 2 voxels wide (4, 6, 6, 4 for the paper's 20-voxel box).
+    np.testing.assert_array_equal(cell_edges(3, "paper_code"), [0, 2, 6, 10, 12])
+    np.testing.assert_array_equal(cell_edges(5, "paper_code"), [0, 4, 10, 16, 20])
+    widths = np.diff(cell_edges(3, "paper_code"))
+    for piece in TETRIS_NAMES:
+        grid = tetris_voxels(piece, grid_size=20, block_size=3, style="paper_code")
+        cubes = np.asarray(TETRIS_PIECES[piece])
+        assert set(np.unique(grid)) == {0.0, 1.0}
+        assert grid.sum() == np.prod(widths[cubes], axis=1).sum()
+    line = tetris_voxels("line", grid_size=20, block_size=3, style="paper_code")
+    # The box spans voxels 4..15 (padded by 4); the line is its 2 x 2 x 12 corner.
+    np.testing.assert_array_equal(np.argwhere(line).min(0), [4, 4, 4])
+    np.testing.assert_array_equal(np.argwhere(line).max(0), [5, 5, 15])
+
+
+def test_paper_code_pieces_differ_in_volume_and_rotate_exactly():
+    volumes = {
+        p: tetris_voxels(p, grid_size=20, block_size=3, style="paper_code").sum()
+        for p in TETRIS_NAMES
+    }
+    assert volumes["chiral_1"] != volumes["chiral_2"]  # the mirror pair: 72 vs 96
+    assert min(volumes.values()) == 48 and max(volumes.values()) == 96
+    # Box centred and cells symmetric: the 24 cube rotations map the grid to itself.
+    canonical = tetris_voxels("T", grid_size=20, block_size=3, style="paper_code")
+    for rotation in so3.cube_rotations():
+        rotated = tetris_voxels(
+            "T", rotation, grid_size=20, block_size=3, style="paper_code"
+        )
+        expected = so3.rotate_grid(canonical[None, ..., None], rotation)[0, ..., 0]
+        np.testing.assert_array_equal(rotated, expected)
+
+
+def test_bad_style_or_box_too_large():
+    with pytest.raises(ValueError, match="Unknown style"):
+        tetris_voxels("L", style="box")
+    with pytest.raises(ValueError, match="grid_size of at least 12"):
+        tetris_voxels("L", grid_size=10, block_size=3, style="paper_code")

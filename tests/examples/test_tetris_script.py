@@ -116,3 +116,44 @@ def test_padding_option_rejects_what_is_not_a_padding(capsys):
     with pytest.raises(SystemExit):
         script.parse_args(["--padding", "full"])
     assert "expected 'same' or a number of voxels" in capsys.readouterr().err
+
+
+def test_paper_code_recipe_is_the_paper_codes_network_and_protocol():
+    from keras_se3.layers.low_pass import paper_sigma
+    from keras_se3.models import PAPER_CODE_OPTIONS
+
+    script = load_example("tetris")
+    args = script.parse_args(["--recipe", "paper-code"])
+    assert (args.schedule, args.learning_rate) == ("se3cnn", 0.1)
+    assert args.train_orientation == "random"
+    model = script.VARIANTS["steerable"][1](args)
+    blocks = [layer for layer in model.layers if hasattr(layer, "conv")]
+    assert {b.conv.parametrization for b in blocks} == {
+        PAPER_CODE_OPTIONS["parametrization"]
+    }
+    assert {b.conv.padding for b in blocks} == {(4, 4, 4)}
+    assert not any(b.batch_norm for b in blocks)
+    assert model.get_layer("input_blur").sigma == pytest.approx(paper_sigma(2))
+    # An explicit option still wins over the recipe's default.
+    args = script.parse_args(["--recipe", "paper-code", "--padding", "same"])
+    assert args.padding == "same" and args.schedule == "se3cnn"
+    assert script.parse_args([]).train_orientation == "canonical"
+
+
+def test_random_training_orientation_resamples_each_piece_per_seed():
+    from keras_se3.datasets.tetris_pieces import TETRIS_NAMES, tetris_voxels
+    from keras_se3.so3 import random_rotation, resample_grid
+
+    script = load_example("tetris")
+    x = np.stack([tetris_voxels(p, grid_size=9, block_size=1) for p in TETRIS_NAMES])
+    x, y = x[..., None], np.arange(8)
+    assert script.training_pieces((x, y), "canonical", 0)[0] is x
+    rotated, labels = script.training_pieces((x, y), "random", 3)
+    assert rotated.shape == x.shape and rotated.dtype == x.dtype
+    assert np.array_equal(labels, y)
+    rotation = random_rotation(8, seed=3)[5]
+    expected = resample_grid(x[5][None], rotation)[0]
+    np.testing.assert_allclose(rotated[5], expected, atol=1e-6)
+    assert not np.allclose(rotated, x, atol=0.1)
+    other, _ = script.training_pieces((x, y), "random", 4)
+    assert not np.allclose(other, rotated, atol=0.1)
