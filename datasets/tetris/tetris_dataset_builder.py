@@ -20,9 +20,11 @@ class TetrisConfig(tfds.core.BuilderConfig):
         supersampling: sub-voxel samples per axis when voxelising a rotated piece.
         num_test_rotations: Haar-random rotations per piece in the ``test`` split.
         seed: seed of those rotations (fixed: the test set is reproducible).
-        style: ``"centred"`` (equal cubes, centred piece) or ``"paper_code"``
-            (the pieces as the paper's code makes them: unequal cubes, the box
-            centred; see :func:`keras_se3.datasets.tetris_pieces.tetris_voxels`).
+        style: ``"centred"`` (equal cubes, centred piece), ``"box"`` (equal
+            cubes, the 4^3 box centred, as the paper's code places its pieces)
+            or ``"paper_code"`` (the pieces as the paper's code makes them:
+            unequal cubes, the box centred; see
+            :func:`keras_se3.datasets.tetris_pieces.tetris_voxels`).
     """
 
     grid_size: int = 37
@@ -45,8 +47,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         "3.0.0": "`test` follows the paper's code: the canonical grid rotated by "
         "cubic-spline resampling.  2.0.0's `test` (the rotated geometry voxelised "
         "again) is now `test_revoxelized`.",
-        "3.1.0": "New config `paper_code`: the pieces as the paper's code makes "
-        "them (20^3, unequal cubes, box centred).  Other configs unchanged.",
+        "3.1.0": "New configs `paper_code` (20^3, the pieces as the paper's code "
+        "makes them: unequal cubes, box centred) and `paper_code_equal_cubes` "
+        "(the same placement, equal cubes).  Other configs unchanged.",
     }
     BUILDER_CONFIGS = [
         TetrisConfig(
@@ -67,6 +70,15 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             grid_size=20,
             block_size=3,
             style="paper_code",
+        ),
+        TetrisConfig(
+            name="paper_code_equal_cubes",
+            description="20^3 grid, placed as the paper's code places its pieces "
+            "(the 12-voxel box centred) but with equal 3-voxel cubes, as the paper "
+            "describes them: 108 voxels each.",
+            grid_size=20,
+            block_size=3,
+            style="box",
         ),
     ]
     DEFAULT_CONFIG_NAME = "default"

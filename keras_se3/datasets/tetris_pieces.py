@@ -8,7 +8,10 @@ In the canonical orientation the cube faces lie on voxel faces, so the grid is e
 0/1 blocks; for the 24 cube rotations the result equals
 :func:`keras_se3.so3.rotate_grid` of the canonical grid bit for bit.
 
-``style="paper_code"`` makes the pieces as the paper's code does instead: the 4^3
+``style="box"`` keeps the equal cubes but centres the 4^3 box instead of the
+piece, as the paper's code places its pieces (off the grid centre, so that a
+rotation about the grid centre also moves them).  ``style="paper_code"`` makes
+the pieces as the paper's code does: the 4^3
 occupancy grid is zoomed by ``scipy.ndimage.zoom(order=0)`` to ``4 * block_size``
 voxels, which aligns the box's corner voxels and so makes the cubes *unequal*
 (2, 4, 4, 2 voxels wide for a 12-voxel box; 4, 6, 6, 4 for the paper's 20), and
@@ -32,17 +35,18 @@ TETRIS_PIECES = {
     "zigzag": ((0, 0, 0), (1, 0, 0), (1, 1, 0), (2, 1, 0)),
 }
 TETRIS_NAMES = tuple(TETRIS_PIECES)
-STYLES = ("centred", "paper_code")
+STYLES = ("centred", "box", "paper_code")
 
 
 def cell_edges(block_size, style="centred"):
     """Voxel coordinates of the 5 faces of the 4 cells along one axis of the box.
 
-    ``"centred"``: equal cubes, ``0, b, 2b, 3b, 4b``.  ``"paper_code"``: the cells
-    that ``scipy.ndimage.zoom(order=0)`` of a 4-cell axis to ``4b`` voxels makes.
+    ``"centred"`` and ``"box"``: equal cubes, ``0, b, 2b, 3b, 4b``.
+    ``"paper_code"``: the cells that ``scipy.ndimage.zoom(order=0)`` of a 4-cell
+    axis to ``4b`` voxels makes.
     """
     b = int(block_size)
-    if style == "centred":
+    if style in ("centred", "box"):
         return np.arange(5) * b
     if style == "paper_code":
         from scipy.ndimage import zoom
@@ -86,16 +90,17 @@ def tetris_voxels(
         block_size: voxels per cube edge.
         supersampling: sub-samples per voxel and axis (odd or even, >= 1).
         style: ``"centred"`` (equal cubes, the piece's centre of mass at the grid
-            centre) or ``"paper_code"`` (the paper code's unequal cubes, the box
-            centred; parts rotated out of the grid are cut, as there).
+            centre), ``"box"`` (equal cubes, the 4^3 box centred) or
+            ``"paper_code"`` (the paper code's unequal cubes, the box centred).
+            Parts of a box-placed piece rotated out of the grid are cut, as in
+            the paper's code.
 
     Returns:
         A float32 array ``[n, n, n]`` with values in ``[0, 1]``.
 
     Raises:
         ValueError: for an unknown piece or style, or a grid too small for the
-            piece (``"centred"``: in every orientation; ``"paper_code"``: for
-            the box).
+            piece (``"centred"``: in every orientation; otherwise for the box).
 
     Example::
 
@@ -112,10 +117,10 @@ def tetris_voxels(
         )
     edges = cell_edges(b, style)
     cubes = np.asarray(TETRIS_PIECES[piece])
-    if style == "paper_code":
+    if style != "centred":
         if 4 * b > n:
             raise ValueError(
-                f"The paper code's box of 4 x {b} voxels does not fit a {n}^3 grid: "
+                f"The box of 4 x {b} voxels does not fit a {n}^3 grid: "
                 f"use a grid_size of at least {4 * b} or a smaller block_size."
             )
         offset = np.full(3, np.floor(2 * b - n / 2 + 0.5) + n / 2)

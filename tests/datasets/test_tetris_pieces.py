@@ -86,6 +86,13 @@ def test_paper_code_pieces_differ_in_volume_and_rotate_exactly():
 
 def test_bad_style_or_box_too_large():
     with pytest.raises(ValueError, match="Unknown style"):
-        tetris_voxels("L", style="box")
+        tetris_voxels("L", style="zoomed")
     with pytest.raises(ValueError, match="grid_size of at least 12"):
         tetris_voxels("L", grid_size=10, block_size=3, style="paper_code")
+
+
+def test_box_style_places_equal_cubes_as_the_paper_code_places_its_box():
+    box = tetris_voxels("line", grid_size=20, block_size=3, style="box")
+    assert box.sum() == 4 * 27
+    np.testing.assert_array_equal(np.argwhere(box).min(0), [4, 4, 4])
+    np.testing.assert_array_equal(np.argwhere(box).max(0), [6, 6, 15])
