@@ -53,6 +53,7 @@ REF_OUT ?= build/reference
 REF_PY := $(REF_VENV)/bin/python
 REF_SEEDS ?= 0 1 2 3 4
 REF_STEPS ?= 250
+REF_PIECES ?= script
 
 $(REF_VENV)/.installed: benchmarks/reference/requirements.txt
 	test -x $(REF_PY) || $(PYTHON) -m venv $(REF_VENV)
@@ -77,12 +78,14 @@ reference-parity: reference-check $(STAMP) $(REF_VENV)/.installed
 # REF_STEPS steps, then 100 test sets of 8 drawn as it draws them), and keras_se3's
 # tetris_net trains from the same start on the same volumes with the same schedule
 # and is tested on the same pieces. About 45 min per seed and side at 20^3 on 2 cores.
+# REF_PIECES=equal-cubes: the paper's pieces (equal cubes) instead of the script's.
 reference-train: reference-check $(STAMP) $(REF_VENV)/.installed
 	for seed in $(REF_SEEDS); do \
+		out=$(REF_OUT)/train_20_$(REF_PIECES)_seed$$seed; \
 		$(REF_PY) benchmarks/reference/reference_side.py --tree $(REFERENCE) --size 12 --pad 4 \
-			--seed $$seed --steps $(REF_STEPS) --tests 100 --out $(REF_OUT)/train_20_seed$$seed.npz && \
-		$(PY) benchmarks/reference/parity.py $(REF_OUT)/train_20_seed$$seed.npz \
-			--json $(REF_OUT)/train_20_seed$$seed.json || exit 1; \
+			--pieces $(REF_PIECES) --seed $$seed --steps $(REF_STEPS) --tests 100 \
+			--out $$out.npz && \
+		$(PY) benchmarks/reference/parity.py $$out.npz --json $$out.json || exit 1; \
 	done
 
 # The recording behind tests/models/test_reference_training.py (16^3, 10 steps,
