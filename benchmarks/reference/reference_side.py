@@ -22,7 +22,8 @@ everything keras_se3's side (``parity.py``) needs to compare against:
 - with ``--steps N``: ``losses`` (one per step) of the script's own ``train``
   and the trained parameters ``final/<name>``;
 - with ``--tests N``: N random test sets of 8 drawn as the script draws them
-  (``test_x``, ``test_y``) and the script's ``accuracy`` on them.
+  (``test_x``, ``test_y``), the script's ``accuracy`` on them and the predicted
+  classes (``test_pred``).
 
 The script makes its pieces by ``scipy.ndimage.zoom(order=0)`` of the 4^3
 occupancy grid, which (aligning the corners) makes the cubes unequal: 2, 4, 4, 2
@@ -254,6 +255,10 @@ def main(argv=None):
         ]
         with torch.no_grad():
             accs = [script.test(net, test_set) for test_set in sets]
+            # The predicted classes too (the script prints accuracies only).
+            record["test_pred"] = np.concatenate(
+                [net(torch.tensor(v)).argmax(1).numpy() for v, _ in sets]
+            )
         record["test_x"] = np.concatenate([v for v, _ in sets])
         record["test_y"] = np.concatenate([t for _, t in sets])
         record["accuracy"] = np.float64(np.mean(accs))
