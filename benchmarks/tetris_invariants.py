@@ -14,8 +14,9 @@ orientation (as the paper's code trains); test = ``--rotations`` Haar-random
 rotations per piece, cubic-spline resampled about the grid centre (the paper
 code's test and the ``tetris`` dataset's ``test`` split).  Pieces in two styles
 (``keras_se3.datasets.tetris_pieces.tetris_voxels``): ``centred``, equal cubes
-(the ``tetris`` dataset's ``default`` and ``small`` configs), and
-``paper_code``, the unequal zoomed cubes of the paper's script.
+(the ``tetris`` dataset's ``default`` and ``small`` configs), ``box``, equal
+cubes placed as the paper's script places its pieces (``paper_code_equal_cubes``),
+and ``paper_code``, the unequal zoomed cubes of that script.
 
 Usage::
 
@@ -35,6 +36,7 @@ from keras_se3.so3 import random_rotation, resample_grid
 SETTINGS = (
     ("paper_code", 20, 3, "paper's script, 20^3 (`tetris/paper_code`)"),
     ("paper_code", 36, 5, "paper's script, 36^3 (its runs' grid)"),
+    ("box", 20, 3, "equal cubes placed as the script, 20^3 (`paper_code_equal_cubes`)"),
     ("centred", 17, 3, "equal cubes, 17^3 (`tetris/small`)"),
     ("centred", 37, 5, "equal cubes, 37^3 (`tetris/default`)"),
 )
@@ -95,7 +97,7 @@ def main(argv=None):
     )
     print(
         "| pieces | volumes (voxels) | trained on canonical "
-        "| trained on one random orientation | confused pairs |"
+        "| trained on one random orientation | pairs confused (> 1/4) |"
     )
     print("|---|---|---|---|---|")
     for style, n, b, label in SETTINGS:
