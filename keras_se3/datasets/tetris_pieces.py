@@ -56,17 +56,21 @@ def cell_edges(block_size, style="centred"):
     raise ValueError(f"Unknown style {style!r}; expected one of {STYLES}.")
 
 
-def piece_offset(piece, grid_size, block_size):
-    """Translation ``t`` (voxel units) putting the piece's centre of mass near 0.
+def piece_offset(piece, grid_size, block_size, style="centred"):
+    """Translation ``t`` (voxel units) from the box's corner to the grid centre.
 
     The piece occupies ``block_size * cube - t`` for its cubes; ``t`` is the centre
-    of mass rounded so that the cube faces fall on voxel faces (``t - n/2`` is an
+    of the piece's mass (``style="centred"``) or of its 4^3 box (otherwise),
+    rounded so that the cube faces fall on voxel faces (``t - n/2`` is an
     integer), hence within half a voxel of the grid centre.
     """
-    cubes = np.asarray(TETRIS_PIECES[piece], dtype=np.float64)
-    com = (cubes + 0.5).mean(axis=0) * block_size
+    if style == "centred":
+        cubes = np.asarray(TETRIS_PIECES[piece], dtype=np.float64)
+        centre = (cubes + 0.5).mean(axis=0) * block_size
+    else:
+        centre = np.full(3, 2.0 * block_size)
     half = grid_size / 2
-    return np.floor(com - half + 0.5) + half
+    return np.floor(centre - half + 0.5) + half
 
 
 def tetris_voxels(
@@ -117,28 +121,27 @@ def tetris_voxels(
         )
     edges = cell_edges(b, style)
     cubes = np.asarray(TETRIS_PIECES[piece])
-    if style != "centred":
-        if 4 * b > n:
-            raise ValueError(
-                f"The box of 4 x {b} voxels does not fit a {n}^3 grid: "
-                f"use a grid_size of at least {4 * b} or a smaller block_size."
-            )
-        offset = np.full(3, np.floor(2 * b - n / 2 + 0.5) + n / 2)
-    else:
-        offset = piece_offset(piece, n, b)
-    corners = np.array(
-        [[i, j, k] for i in (0, 1) for j in (0, 1) for k in (0, 1)], dtype=np.float64
-    )
-    radius = np.linalg.norm(
-        ((cubes[:, None, :] + corners) * b - offset).reshape(-1, 3), axis=-1
-    ).max()
-    if style == "centred" and radius > n / 2:
+    offset = piece_offset(piece, n, b, style)
+    if style != "centred" and 4 * b > n:
         raise ValueError(
-            f"The piece {piece!r} (block_size={b}) reaches {radius:.2f} voxels from "
-            f"the centre and does not fit a {n}^3 grid in every orientation: use a "
-            f"grid_size of at least {int(np.ceil(2 * radius))} or a smaller "
-            "block_size."
+            f"The box of 4 x {b} voxels does not fit a {n}^3 grid: "
+            f"use a grid_size of at least {4 * b} or a smaller block_size."
         )
+    if style == "centred":  # must fit in every orientation
+        corners = np.array(
+            [[i, j, k] for i in (0, 1) for j in (0, 1) for k in (0, 1)],
+            dtype=np.float64,
+        )
+        radius = np.linalg.norm(
+            ((cubes[:, None, :] + corners) * b - offset).reshape(-1, 3), axis=-1
+        ).max()
+        if radius > n / 2:
+            raise ValueError(
+                f"The piece {piece!r} (block_size={b}) reaches {radius:.2f} voxels "
+                f"from the centre and does not fit a {n}^3 grid in every "
+                f"orientation: use a grid_size of at least "
+                f"{int(np.ceil(2 * radius))} or a smaller block_size."
+            )
     occupied = np.zeros((4, 4, 4), dtype=bool)
     occupied[tuple(cubes.T)] = True
 
