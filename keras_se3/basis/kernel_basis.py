@@ -16,7 +16,7 @@ import numpy as np
 from keras_se3.basis.config import get_basis_config
 from keras_se3.basis.lattice import angular_radial, sample_on_grid
 from keras_se3.so3 import change_of_basis
-from keras_se3.so3.spherical_harmonics import _check_order
+from keras_se3.so3 import check_order as _check_order
 
 
 def normalize_kernel_size(kernel_size):

@@ -5,7 +5,7 @@ import functools
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from keras_se3.so3.spherical_harmonics import _check_order
+from keras_se3.so3.spherical_harmonics import check_order
 from keras_se3.so3.wigner import wigner_D
 
 # Two fixed generic rotations: together they generate a dense subgroup of SO(3),
@@ -57,7 +57,7 @@ def change_of_basis(j, l, J):
     Raises:
         ValueError: if ``J`` is not in ``|j - l| .. j + l``.
     """
-    j, l, J = _check_order(j), _check_order(l), _check_order(J)
+    j, l, J = check_order(j), check_order(l), check_order(J)
     if not abs(j - l) <= J <= j + l:
         raise ValueError(
             f"D^{J} does not occur in D^{j} ⊗ D^{l}: J must be in "

@@ -12,7 +12,23 @@ from scipy.special import sph_harm_y
 _NORMALIZATIONS = ("integral", "component")
 
 
-def _check_order(l):
+def check_order(l):
+    """Validate the order ``l`` of an SO(3) representation and return it as an int.
+
+    Args:
+        l: the order: a non-negative Python or numpy integer (not a bool).
+
+    Returns:
+        ``int(l)``.
+
+    Raises:
+        ValueError: if ``l`` is not a non-negative integer.
+
+    Example:
+
+    >>> check_order(np.int64(2))
+    2
+    """
     if isinstance(l, bool) or not isinstance(l, (int, np.integer)) or l < 0:
         raise ValueError(f"The order `l` must be a non-negative integer, got {l!r}.")
     return int(l)
@@ -33,7 +49,7 @@ def spherical_harmonics(l, xyz, normalization="integral"):
         float64 array of shape ``[..., 2l + 1]`` with ``Y^l(R x) = D^l(R) Y^l(x)``
         where ``D^l`` is :func:`keras_se3.so3.wigner_D`.
     """
-    l = _check_order(l)
+    l = check_order(l)
     if normalization not in _NORMALIZATIONS:
         raise ValueError(
             f"Unknown normalization {normalization!r}; use one of {_NORMALIZATIONS}."

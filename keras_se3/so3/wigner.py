@@ -5,7 +5,7 @@ import functools
 import numpy as np
 
 from keras_se3.so3.rotations import as_matrix
-from keras_se3.so3.spherical_harmonics import _check_order, spherical_harmonics
+from keras_se3.so3.spherical_harmonics import check_order, spherical_harmonics
 
 
 @functools.cache
@@ -44,7 +44,7 @@ def wigner_D(l, rotation):
     Returns:
         float64 array ``[..., 2l + 1, 2l + 1]``.
     """
-    l = _check_order(l)
+    l = check_order(l)
     matrix = as_matrix(rotation)
     if l == 0:
         return np.ones(matrix.shape[:-2] + (1, 1))
