@@ -1,6 +1,6 @@
 """keras_se3: SE(3)-equivariant 3D steerable CNNs for Keras."""
 
-from keras_se3 import basis, optimizers, so3
+from keras_se3 import basis, optimizers, so3, transforms
 from keras_se3.export import collapse
 from keras_se3.field_type import FieldType
 from keras_se3.layers import (
@@ -15,6 +15,7 @@ from keras_se3.layers import (
     SE3GatedConv3D,
     SE3ResidualBlock,
 )
+from keras_se3.transforms import resample_grid, rotate_grid
 
 __version__ = "0.1.0"
 
@@ -33,6 +34,9 @@ __all__ = [
     "basis",
     "collapse",
     "optimizers",
+    "resample_grid",
+    "rotate_grid",
     "so3",
+    "transforms",
     "__version__",
 ]

@@ -4,7 +4,8 @@ import numpy as np
 
 from keras_se3.field_type import FieldType
 from keras_se3.plot._common import Figure, finish
-from keras_se3.so3 import resample_grid, rotate_grid, rotation_about_axis
+from keras_se3.so3 import rotation_about_axis
+from keras_se3.transforms import resample_grid, rotate_grid
 
 _REGIONS = ("ball", "all")
 

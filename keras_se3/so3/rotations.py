@@ -1,4 +1,7 @@
-"""Rotation helpers built on :class:`scipy.spatial.transform.Rotation`."""
+"""Rotation matrices built on :class:`scipy.spatial.transform.Rotation`.
+
+Rotating a feature map (rather than a point) is :mod:`keras_se3.transforms`.
+"""
 
 import numpy as np
 from scipy.spatial.transform import Rotation
@@ -55,87 +58,3 @@ def cube_rotations():
     # descending entries, which puts the identity first.
     order = sorted(range(len(matrices)), key=lambda i: tuple(-matrices[i].ravel()))
     return matrices[order]
-
-
-def rotate_grid(grid, rotation, field_type=None):
-    """Rotate a channels-last feature map ``[batch, X, Y, Z, C]`` by a cube rotation.
-
-    Computes ``[R f](x) = D(R) f(R^-1 x)`` exactly (no interpolation): the spatial
-    part by permuting and flipping axes, the channels by ``field_type``'s
-    representation (all channels are treated as scalars if it is None).
-
-    Raises:
-        ValueError: if ``rotation`` is not one of the 24 cube rotations or the grid
-            is not cubic in the rotated axes.
-    """
-    from keras_se3.field_type import FieldType
-
-    matrix = as_matrix(rotation)
-    if not np.allclose(matrix, np.rint(matrix), atol=1e-9):
-        raise ValueError(
-            "rotate_grid works with the 24 cube rotations only (signed axis "
-            "permutations); resample with scipy.ndimage for other rotations."
-        )
-    matrix = np.rint(matrix).astype(int)
-    grid = np.asarray(grid)
-    if grid.ndim != 5:
-        raise ValueError(
-            f"Expected a [batch, X, Y, Z, C] array, got shape {grid.shape}."
-        )
-    sizes = grid.shape[1:4]
-    if len(set(sizes)) != 1:
-        raise ValueError(f"rotate_grid needs a cubic grid, got spatial shape {sizes}.")
-    n = sizes[0]
-    centred = np.arange(n) - (n - 1) / 2
-    coords = np.stack(np.meshgrid(centred, centred, centred, indexing="ij"), axis=-1)
-    source = coords @ matrix  # row-vector form of R^T x
-    index = np.rint(source + (n - 1) / 2).astype(int)
-    out = grid[:, index[..., 0], index[..., 1], index[..., 2], :]
-    if field_type is not None:
-        ftype = FieldType(field_type)
-        if ftype.dim != grid.shape[-1]:
-            raise ValueError(
-                f"Field type {ftype} has {ftype.dim} channels but the grid has "
-                f"{grid.shape[-1]}."
-            )
-        out = out @ ftype.representation(matrix).T.astype(out.dtype)
-    return out
-
-
-def resample_grid(grid, rotation, field_type=None, order=3):
-    """Rotate a feature map ``[batch, X, Y, Z, C]`` by any rotation, by resampling.
-
-    Computes ``[R f](x) = D(R) f(R^-1 x)`` with spline interpolation
-    (``scipy.ndimage.map_coordinates``, zero outside the grid), about the grid
-    centre.  Unlike :func:`rotate_grid` this is approximate: use it for smooth
-    fields and compare inside the inscribed ball.
-    """
-    from scipy.ndimage import map_coordinates
-
-    from keras_se3.field_type import FieldType
-
-    matrix = as_matrix(rotation)
-    grid = np.asarray(grid)
-    if grid.ndim != 5:
-        raise ValueError(
-            f"Expected a [batch, X, Y, Z, C] array, got shape {grid.shape}."
-        )
-    centre = (np.array(grid.shape[1:4]) - 1) / 2
-    axes = [np.arange(n) - c for n, c in zip(grid.shape[1:4], centre)]
-    coords = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1)
-    source = (coords @ matrix + centre).reshape(-1, 3).T  # R^-1 x, as indices
-    out = np.empty(grid.shape, dtype=np.float64)
-    for b in range(grid.shape[0]):
-        for c in range(grid.shape[-1]):
-            out[b, ..., c] = map_coordinates(
-                grid[b, ..., c].astype(np.float64), source, order=order, mode="constant"
-            ).reshape(grid.shape[1:4])
-    if field_type is not None:
-        ftype = FieldType(field_type)
-        if ftype.dim != grid.shape[-1]:
-            raise ValueError(
-                f"Field type {ftype} has {ftype.dim} channels but the grid has "
-                f"{grid.shape[-1]}."
-            )
-        out = out @ ftype.representation(matrix).T
-    return out
