@@ -30,7 +30,8 @@ import time
 import numpy as np
 
 from keras_se3.datasets.tetris_pieces import TETRIS_NAMES, tetris_voxels
-from keras_se3.so3 import random_rotation, resample_grid
+from keras_se3.so3 import random_rotation
+from keras_se3.transforms import resample_grid
 
 #: (style, grid_size, block_size, what it is)
 SETTINGS = (

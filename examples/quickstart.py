@@ -19,6 +19,7 @@ import numpy as np  # noqa: E402
 
 import keras_se3  # noqa: E402
 from keras_se3 import FieldType, SE3Conv3D, so3  # noqa: E402
+from keras_se3.transforms import resample_grid, rotate_grid  # noqa: E402
 
 SIZE = 17  # odd: the grid centre is a voxel centre
 # The equivariance check runs on a larger grid (the network takes any size), so
@@ -73,8 +74,8 @@ def check_equivariance(model):
 
     cube = []
     for rotation in so3.cube_rotations():
-        y_rot = model.predict(so3.rotate_grid(x, rotation), verbose=0)
-        cube.append(relative_error(y_rot, so3.rotate_grid(y, rotation, OUT)))
+        y_rot = model.predict(rotate_grid(x, rotation), verbose=0)
+        cube.append(relative_error(y_rot, rotate_grid(y, rotation, OUT)))
     print(f"  24 cube rotations:  max relative error {max(cube):.1e} (float32)")
 
     # An arbitrary rotation: render the rotated blobs exactly, rotate the output
@@ -84,7 +85,7 @@ def check_equivariance(model):
     y_rot = model.predict(x_rot, verbose=0)
     axis = np.arange(CHECK_SIZE) - (CHECK_SIZE - 1) / 2
     r = np.sqrt(sum(a**2 for a in np.meshgrid(axis, axis, axis, indexing="ij")))
-    error = relative_error(y_rot, so3.resample_grid(y, rotation, OUT), mask=r <= 8)
+    error = relative_error(y_rot, resample_grid(y, rotation, OUT), mask=r <= 8)
     print(f"  a random rotation:  relative error {error:.1e} (grid discretisation)")
 
 

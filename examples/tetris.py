@@ -291,7 +291,8 @@ def training_pieces(train, orientation, seed):
     x, y = train
     if orientation == "canonical":
         return x, y
-    from keras_se3.so3 import random_rotation, resample_grid
+    from keras_se3.so3 import random_rotation
+    from keras_se3.transforms import resample_grid
 
     rotations = random_rotation(len(x), seed=seed)
     rotated = [resample_grid(v[None], r)[0] for v, r in zip(x, rotations)]

@@ -7,7 +7,8 @@ import tensorflow_datasets as tfds
 from etils import epath
 
 from keras_se3.datasets.tetris_pieces import TETRIS_NAMES, tetris_voxels
-from keras_se3.so3 import cube_rotations, random_rotation, resample_grid
+from keras_se3.so3 import cube_rotations, random_rotation
+from keras_se3.transforms import resample_grid
 
 
 @dataclasses.dataclass

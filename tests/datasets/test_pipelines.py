@@ -3,9 +3,9 @@ import pytest
 import tensorflow as tf
 from keras_se3.datasets.tetris import tetris_dataset_builder
 
-from keras_se3 import so3
 from keras_se3.datasets import cath_pipeline, shrec17_pipeline, tetris_pipeline
 from keras_se3.datasets.tetris_pieces import tetris_voxels
+from keras_se3.transforms import resample_grid, rotate_grid
 from keras_se3.voxelize import rotate_points_np, voxelize_points_np
 
 from .conftest import tfds
@@ -98,7 +98,7 @@ def test_tetris_pipeline(tmp_path):
     assert voxels.shape == (8, 8, 8, 8, 1)
     canonical = {int(label): grid for grid, label in zip(voxels.numpy(), labels)}
     for example in rot90.take(30):
-        expected = so3.rotate_grid(
+        expected = rotate_grid(
             canonical[int(example["label"])][None], example["rotation"].numpy()
         )[0]
         np.testing.assert_array_equal(example["voxels"].numpy(), expected)
@@ -109,7 +109,7 @@ def test_tetris_pipeline(tmp_path):
         for example in builder.as_dataset(split=split):
             label, rotation = int(example["label"]), example["rotation"].numpy()
             if split == "test":
-                expected = so3.resample_grid(canonical[label][None], rotation)[0]
+                expected = resample_grid(canonical[label][None], rotation)[0]
             else:
                 expected = tetris_voxels(
                     names[label], rotation, grid_size=8, block_size=1

@@ -142,7 +142,8 @@ def test_paper_code_recipe_is_the_paper_codes_network_and_protocol():
 
 def test_random_training_orientation_resamples_each_piece_per_seed():
     from keras_se3.datasets.tetris_pieces import TETRIS_NAMES, tetris_voxels
-    from keras_se3.so3 import random_rotation, resample_grid
+    from keras_se3.so3 import random_rotation
+    from keras_se3.transforms import resample_grid
 
     script = load_example("tetris")
     x = np.stack([tetris_voxels(p, grid_size=9, block_size=1) for p in TETRIS_NAMES])

@@ -11,6 +11,7 @@ from keras_se3 import so3
 from keras_se3.datasets.tetris_pieces import TETRIS_NAMES, tetris_voxels
 from keras_se3.layers import SE3GatedConv3D
 from keras_se3.models import tetris_net
+from keras_se3.transforms import rotate_grid
 
 # Odd, and (9 - 1) is divisible by the total stride 4: the subsampled grids stay
 # centred, so the net is exactly invariant under the 24 cube rotations.  Small on
@@ -51,9 +52,7 @@ def _invariance_error(model, pieces):
     """Max over pieces of max |logits(R x) - logits(x)| / max |logits(x)|."""
     errors = []
     for piece in pieces:
-        batch = np.stack(
-            [so3.rotate_grid(piece[None], r)[0] for r in so3.cube_rotations()]
-        )
+        batch = np.stack([rotate_grid(piece[None], r)[0] for r in so3.cube_rotations()])
         logits = model(batch, training=False)
         logits = np.asarray(keras.ops.convert_to_numpy(logits), dtype="float64")
         errors.append(np.abs(logits - logits[:1]).max() / np.abs(logits[:1]).max())

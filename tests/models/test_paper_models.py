@@ -11,6 +11,7 @@ from keras_se3.models import (
     tetris_cnn,
     tetris_net,
 )
+from keras_se3.transforms import rotate_grid
 
 
 def _trainable(model):
@@ -34,7 +35,7 @@ def test_tetris_and_shrec17_parameter_counts():
 def _invariance_error(model, size, seed=0):
     # All 24 rotated copies in one batch; inference mode.
     x = np.random.default_rng(seed).normal(size=(1, size, size, size, 1))
-    batch = np.concatenate([so3.rotate_grid(x, r) for r in so3.cube_rotations()])
+    batch = np.concatenate([rotate_grid(x, r) for r in so3.cube_rotations()])
     logits = np.asarray(model(batch.astype("float32"), training=False))
     return np.abs(logits - logits[:1]).max() / np.abs(logits[:1]).max()
 
