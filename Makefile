@@ -44,6 +44,17 @@ bench: $(STAMP)
 	$(PY) benchmarks/paper_nets.py
 	$(PY) benchmarks/export.py
 
+# The API reference: HTML from the docstrings (pdoc) in build/docs/. `docs-check`
+# builds it too and fails on any warning; `make test` runs it.
+.PHONY: docs docs-check
+docs: $(STAMP)
+	$(PY) docs/build_api.py --output build/docs
+
+docs-check: $(STAMP)
+	$(PY) docs/build_api.py --check --output build/docs
+
+test: docs-check
+
 # Side by side with the paper's own code (benchmarks/reference/README.md): not part
 # of `make test`. REFERENCE is an e3nn checkout at commit fca7227c; the reference
 # runs in its own venv (PyTorch CPU, numpy < 2).

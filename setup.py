@@ -49,6 +49,8 @@ setup(
             "onnx>=1.16,<1.24",
             "onnxruntime>=1.18",
             "matplotlib>=3.7",
+            # `make docs-check` (run by `make test`): the API reference.
+            "pdoc==16.0.0",
         ],
         "export": ["tf2onnx>=1.16,<1.18", "onnx>=1.16,<1.24", "onnxruntime>=1.18"],
         "data": ["tensorflow-datasets>=4.9,<4.10", "trimesh>=4"],

@@ -14,7 +14,7 @@ class FieldType:
 
     A field of order ``l`` occupies ``2l + 1`` consecutive channels; the fields
     come in the order written.  ``"8x0 + 4x1 + 2x2"`` is 8 scalar fields, then 4
-    vector fields (channels x, y, z each), then 2 order-2 fields: 36 channels.
+    vector fields (channels x, y, z each), then 2 order-2 fields: 30 channels.
 
     Args:
         spec: a string like ``"8x0 + 4x1 + 2x2"`` (``"0"`` alone means ``"1x0"``),

@@ -23,14 +23,15 @@ class Adam(keras.optimizers.Adam):
     """Adam as in Kingma & Ba (2015), Algorithm 1, and ``torch.optim.Adam``.
 
     The update is ``lr * m_hat / (sqrt(v_hat) + epsilon)`` with the
-    bias-corrected moments ``m_hat = m / (1 - beta_1^t)`` and ``v_hat = v / (1 -
-    beta_2^t)``.  ``keras.optimizers.Adam`` computes ``lr * m_hat / (sqrt(v_hat)
-    + epsilon / sqrt(1 - beta_2^t))`` instead: the same for large gradients, but
-    its epsilon acts ``1 / sqrt(1 - beta_2^t)`` times larger (31.6x at step 1,
-    3.2x at step 100, 1.5x at step 250), which matters for gradients near
-    epsilon, as a steerable net's basis coefficients have (see the module
-    docstring).  Everything else (arguments, schedules, ``amsgrad``, weight
-    decay, EMA, loss scaling, saving) is ``keras.optimizers.Adam``'s.
+    bias-corrected moments ``m_hat = m / (1 - beta_1^t)`` and
+    ``v_hat = v / (1 - beta_2^t)``.  ``keras.optimizers.Adam`` computes
+    ``lr * m_hat / (sqrt(v_hat) + epsilon / sqrt(1 - beta_2^t))`` instead: the
+    same for large gradients, but its epsilon acts ``1 / sqrt(1 - beta_2^t)``
+    times larger (31.6x at step 1, 3.2x at step 100, 1.5x at step 250), which
+    matters for gradients near epsilon, as a steerable net's basis coefficients
+    have (see the module docstring).  Everything else (arguments, schedules,
+    ``amsgrad``, weight decay, EMA, loss scaling, saving) is
+    ``keras.optimizers.Adam``'s.
 
     Args:
         learning_rate: float or ``keras.optimizers.schedules`` schedule.
