@@ -9,7 +9,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 # 1.3x faster (docs/scaling.md). Set TF_ENABLE_ONEDNN_OPTS=0 to compare.
 export TF_ENABLE_ONEDNN_OPTS ?= 1
 
-SOURCES := keras_se3 tests examples benchmarks datasets setup.py
+SOURCES := keras_se3 tests examples benchmarks datasets docs/build_api.py setup.py
 
 .PHONY: test demo lint format bench clean reference-check reference-parity reference-train reference-fixture
 
