@@ -134,6 +134,7 @@ def test_shrec17_end_to_end_then_resume(data_dir, tmp_path):
     assert len((out / "history.csv").read_text().strip().splitlines()) == 3
 
 
+@pytest.mark.slow
 def test_missing_data_is_a_clear_error(tmp_path):
     result, log = run(
         "cath.py", "--data-dir", tmp_path / "empty", "--no-download", *QUICK
@@ -144,6 +145,7 @@ def test_missing_data_is_a_clear_error(tmp_path):
     assert "cath_10arch_ca.npz" in result.stderr and "manual" in result.stderr, log
 
 
+@pytest.mark.slow
 def test_malformed_tf_config_is_a_clear_error(tmp_path):
     result, log = run(
         "shrec17.py", "--strategy", "multiworker", "--output-dir", tmp_path,

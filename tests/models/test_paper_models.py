@@ -74,6 +74,7 @@ def test_tetris_net_options_wire_through_and_add_no_parameters():
     )
 
 
+@pytest.mark.slow
 def test_cath_resnet_is_invariant_under_cube_rotations():
     keras.utils.set_random_seed(1)
     # Average pooling by 2 keeps even grids centred: 16 -> 8 -> 4 -> 2.
@@ -114,6 +115,7 @@ def test_tetris_net_save_and_reload(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_cath_resnet_save_and_reload(tmp_path):
     keras.utils.set_random_seed(5)
     model = cath_resnet(basis="default")
@@ -152,7 +154,10 @@ def test_paper_nets_under_mixed_bfloat16_compute_the_float32_logits(build, num_c
     assert np.abs(logits - expected).max() > 1e-6 * scale
 
 
-@pytest.mark.parametrize("build, size", [(cath_resnet, 16), (shrec17_net, 33)])
+@pytest.mark.parametrize(
+    "build, size",
+    [pytest.param(cath_resnet, 16, marks=pytest.mark.slow), (shrec17_net, 33)],
+)
 def test_gradients_reach_every_weight_of_the_deep_nets(build, size):
     import tensorflow as tf
 
