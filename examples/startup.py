@@ -14,6 +14,9 @@ warnings included, still shows:
 - TFDS 4.9's ```FeatureConnector.dtype` is deprecated`` warning: TFDS logs it from
   its own ``Tensor.decode_example`` for every ZLIB-encoded feature (the tetris
   voxels), not because of our code (our builders use NumPy dtypes).
+- TFDS 4.9's "Variant folder <dir> has no dataset_info.json" when ``<dir>`` does
+  not exist: its ``is_prepared`` warns so on the first use of every dataset,
+  before generating it (a folder that exists without the file still warns).
 - NumPy's ``np.object`` FutureWarning, raised by ``hasattr(np, "object")`` in
   Keras's tf2onnx patch (``keras.src.export.tf2onnx_lib``), which
   ``keras_se3.export.to_onnx`` applies.
@@ -41,13 +44,19 @@ TENSORFLOW_STARTUP_NOISE = (
 )
 
 
-class _TfdsDtypeDeprecation(logging.Filter):
-    """Drops TFDS's own ``FeatureConnector.dtype`` deprecation log record."""
+class _TfdsNoise(logging.Filter):
+    """Drops two of TFDS's own log warnings (see the module docstring)."""
 
     def filter(self, record):
-        own = "tensorflow_datasets" in record.pathname.replace(os.sep, "/")
-        message = record.getMessage()
-        return not (own and "`FeatureConnector.dtype` is deprecated" in message)
+        if "tensorflow_datasets" not in record.pathname.replace(os.sep, "/"):
+            return True
+        if "`FeatureConnector.dtype` is deprecated" in record.getMessage():
+            return False
+        # "Variant folder <dir> has no dataset_info.json" about a folder that does
+        # not exist: TFDS asks on every first use; a real broken folder still warns.
+        if record.msg == "Variant folder %s has no %s" and record.args:
+            return os.path.exists(str(record.args[0]))
+        return True
 
 
 def _import_tensorflow_dropping_startup_noise():
@@ -93,4 +102,4 @@ def quiet():
         category=FutureWarning,
         module=r"keras\.src\.export\.tf2onnx_lib",
     )
-    logging.getLogger("absl").addFilter(_TfdsDtypeDeprecation())
+    logging.getLogger("absl").addFilter(_TfdsNoise())
