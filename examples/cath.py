@@ -29,12 +29,13 @@ github.com/wouterboomsma/cath_datasets, or reads it from `--manual-dir`.
 
 import argparse
 import os
-import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if __name__ == "__main__":  # run as a script: examples/ is on sys.path
+    import startup
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import common  # noqa: E402
+    startup.quiet()  # TensorFlow's start-up noise off, before anything imports it
+
+from keras_se3 import training  # noqa: E402
 
 CONFIGS = ("3class", "10arch", "20topo")
 
@@ -70,7 +71,9 @@ def parse_args(argv=None):
         help="voxels per axis, of 2 Å (default: the paper's %(default)s; smaller "
         "grids crop large proteins, for quick tests)",
     )
-    common.add_training_arguments(parser, epochs=100, batch_size=16, learning_rate=1e-3)
+    training.add_training_arguments(
+        parser, epochs=100, batch_size=16, learning_rate=1e-3
+    )
     args = parser.parse_args(argv)
     if args.train_fraction < 1:
         parser.error("--train-fraction must be a positive integer")
@@ -85,8 +88,8 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     # The strategy comes first: it must see TensorFlow before any op runs.
-    strategy = common.make_strategy(args.strategy, args.cpu_devices)
-    common.set_mixed_precision(args.mixed_precision)
+    strategy = training.make_strategy(args.strategy, args.cpu_devices)
+    training.set_mixed_precision(args.mixed_precision)
 
     import keras
 
@@ -95,7 +98,7 @@ def main(argv=None):
 
     keras.utils.set_random_seed(args.seed)
     name = f"cath/{args.dataset_config}"
-    builder = common.prepare_dataset(
+    builder = training.prepare_dataset(
         name,
         data_dir=args.data_dir,
         manual_dir=args.manual_dir,
@@ -109,7 +112,7 @@ def main(argv=None):
         dataset = builder.as_dataset(split=split)
         count = counts[split]
         if split == "train":
-            dataset = common.subset(dataset, args.train_fraction)
+            dataset = training.subset(dataset, args.train_fraction)
             count = len(range(0, count, args.train_fraction))
         batches = cath_pipeline(
             split,
@@ -136,7 +139,7 @@ def main(argv=None):
     fraction = f", 1/{args.train_fraction} of the training set" * (
         args.train_fraction > 1
     )
-    common.train_evaluate_export(
+    training.train_evaluate_export(
         args,
         strategy=strategy,
         title=f"CATH {args.dataset_config}, {args.model} model, "
@@ -148,4 +151,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    common.run_main(main)
+    training.run_main(main)

@@ -33,12 +33,13 @@ The data: the SHREC'17 track's zip archives and csv files (ShapeNet terms of use
 
 import argparse
 import os
-import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if __name__ == "__main__":  # run as a script: examples/ is on sys.path
+    import startup
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import common  # noqa: E402
+    startup.quiet()  # TensorFlow's start-up noise off, before anything imports it
+
+from keras_se3 import training  # noqa: E402
 
 CONFIGS = ("normal", "perturbed")
 
@@ -67,7 +68,9 @@ def parse_args(argv=None):
         help="voxels per axis over the unit ball's diameter (default: the paper's "
         "%(default)s; smaller for quick tests)",
     )
-    common.add_training_arguments(parser, epochs=100, batch_size=16, learning_rate=1e-3)
+    training.add_training_arguments(
+        parser, epochs=100, batch_size=16, learning_rate=1e-3
+    )
     args = parser.parse_args(argv)
     if args.output_dir is None:
         args.output_dir = os.path.join(
@@ -79,8 +82,8 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     # The strategy comes first: it must see TensorFlow before any op runs.
-    strategy = common.make_strategy(args.strategy, args.cpu_devices)
-    common.set_mixed_precision(args.mixed_precision)
+    strategy = training.make_strategy(args.strategy, args.cpu_devices)
+    training.set_mixed_precision(args.mixed_precision)
 
     import keras
 
@@ -88,7 +91,7 @@ def main(argv=None):
     from keras_se3.models import shrec17_cnn, shrec17_net
 
     keras.utils.set_random_seed(args.seed)
-    builder = common.prepare_dataset(
+    builder = training.prepare_dataset(
         f"shrec17/{args.dataset_config}",
         data_dir=args.data_dir,
         manual_dir=args.manual_dir,
@@ -125,7 +128,7 @@ def main(argv=None):
             )
         return shrec17_cnn(num_classes=num_classes, input_shape=shape)
 
-    common.train_evaluate_export(
+    training.train_evaluate_export(
         args,
         strategy=strategy,
         title=f"SHREC17 {args.dataset_config}, {args.model} model, "
@@ -137,4 +140,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    common.run_main(main)
+    training.run_main(main)

@@ -1,9 +1,85 @@
 import os
+import pathlib
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# One OpenBLAS thread per test process (set before numpy loads it): with `-n 2` on
+# 2 cores, OpenBLAS's spinning threads of both workers and TensorFlow's thread
+# pools fought over the cores, and the small linear algebra of the kernel bases
+# ran up to 100x slower (0.5 s alone, 51 s in the suite): `-m "not slow"` took
+# 171 s with it, 72 s without.  Subprocesses of the tests inherit the setting.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+#: Tests marked ``slow`` from here (``make test-fast`` runs ``-m "not slow"``), by
+#: file: all of the file's tests ("*"), or test names, with or without their
+#: parameter ids (``Class::name`` for a test in a class).  Tests can also carry
+#: ``@pytest.mark.slow`` themselves.  Slow: over ~6 s with ``--durations`` in
+#: ``pytest -n 2`` on 2 busy cores (the end-to-end script runs, fresh processes,
+#: the CATH ResNet, dataset generation, training steps, tf2onnx conversions).
+SLOW = {
+    "tests/test_distributed.py": "*",  # one subprocess training on 2 replicas, 78 s
+    "tests/models/test_reference_training.py": "*",  # 250 Tetris steps each
+    "tests/models/test_mixed_precision.py": [
+        "test_tetris_net_trains_under_mixed_bfloat16_and_stays_invariant"
+    ],
+    "tests/layers/test_field_batch_norm.py": [
+        "test_synchronized_statistics_under_mirrored_strategy"
+    ],
+    "tests/so3/test_clebsch_gordan.py": ["test_identical_in_a_fresh_process"],
+    "tests/basis/test_kernel_basis.py": [
+        "test_deterministic_within_and_across_processes"  # 2 fresh processes
+    ],
+    "tests/export/test_collapse.py": [
+        "test_saved_collapsed_model_loads_without_keras_se3",
+        "test_paper_nets_with_batch_norm_statistics[cath]",
+        "test_paper_nets_with_batch_norm_statistics[shrec17]",
+        "test_tetris_net_after_training_steps",
+    ],
+    "tests/export/test_export.py": [
+        "test_onnx_parity_names_dynamic_batch_and_standard_ops"
+    ],
+    "tests/test_optimizers.py": ["test_tetris_net_coefficients_take_full_steps"],
+    # Generates every split of the small Tetris config.
+    "tests/datasets/test_builders.py": [
+        "TetrisTest::test_download_and_prepare_as_dataset",
+        "CathTest::test_download_and_prepare_as_dataset",
+        "Shrec17Test::test_download_and_prepare_as_dataset",
+    ],
+}
+
+
+def _whole_files(config):
+    """Test files collected in full: named on the command line (or their folders)
+    without a ``::`` test selection."""
+    return [pathlib.Path(a).resolve() for a in config.args if "::" not in a]
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m and -k deselect
+def pytest_collection_modifyitems(config, items):
+    """Mark the tests of :data:`SLOW`; a name there that matches no test is an error."""
+    root = config.rootpath
+    unused = {}
+    for item in items:
+        path = item.path.relative_to(root).as_posix()
+        names = SLOW.get(path)
+        if names is None:
+            continue
+        if path not in unused:
+            whole = any(item.path.is_relative_to(arg) for arg in _whole_files(config))
+            unused[path] = set(names) if whole and names != "*" else set()
+        local = item.nodeid.split("::", 1)[-1]  # "Class::test[id]" in a class
+        matched = {local, item.name, getattr(item, "originalname", item.name)}
+        if names == "*" or matched & set(names):
+            item.add_marker(pytest.mark.slow)
+            unused[path] -= matched
+    stale = {path: sorted(names) for path, names in unused.items() if names}
+    if stale:
+        raise pytest.UsageError(
+            f"tests/conftest.py's SLOW names tests that do not exist: {stale}. "
+            "Update the list to the tests' current names."
+        )
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """cath dataset: CATH protein domains (C-alpha coordinates), Weiler et al. 2018 5.5."""
 
 import dataclasses
+import zipfile
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -37,18 +38,22 @@ class CathConfig(tfds.core.BuilderConfig):
 
 def _format_instructions(filename):
     return (
-        f"Download {filename} from {_REPOSITORY} (raw file: "
+        f"download {filename} from {_REPOSITORY} (raw file: "
         f"{_URL.format(filename)}) and put it in the TFDS manual directory "
         "(by default ~/tensorflow_datasets/downloads/manual/, or the `manual_dir` "
         "of your tfds.download.DownloadConfig)."
     )
 
 
-def _fail(path, problem):
+#: The repository's file of each number of CATH levels in the labels.
+_FILENAMES = {1: "cath_3class_ca.npz", 2: "cath_10arch_ca.npz", 3: "cath_20topo_ca.npz"}
+
+
+def _fail(path, problem, level=None):
+    filename = _FILENAMES.get(level, "cath_<config>_ca.npz")
     raise ValueError(
         f"{path} is not a CATH dataset file in the format of {_REPOSITORY}: "
-        f"{problem}. Download the file again from the repository (see the cath "
-        "dataset's README)."
+        f"{problem}. To fix it, " + _format_instructions(filename)
     )
 
 
@@ -66,32 +71,48 @@ def load_cath_npz(path, level, num_classes=None):
 
     Raises:
         FileNotFoundError: if the file does not exist.
-        ValueError: if it is not an npz file of the expected keys, shapes and types.
+        ValueError: if it is not an npz file of the expected keys, shapes and types
+            (a truncated download included); the message names the file, the
+            problem and where to download a good copy.
     """
     path = epath.Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist.")
+
+    def fail(problem):
+        _fail(path, problem, level)
+
+    is_zip = False
     try:
         with path.open("rb") as f:
+            is_zip = f.read(4) == b"PK\x03\x04"  # how every npz file starts
+            size = f.seek(0, 2)
+            f.seek(0)
             npz = np.load(f, allow_pickle=False)
             if not hasattr(npz, "files"):
-                _fail(path, "it holds a single array, not an npz archive")
+                fail("it holds a single array, not an npz archive")
             missing = [k for k in _KEYS if k not in npz.files]
             if missing:
-                _fail(path, f"missing keys {missing} (it has {sorted(npz.files)})")
+                fail(f"missing keys {missing} (it has {sorted(npz.files)})")
             data = {k: npz[k] for k in _KEYS}
     except ValueError as err:
         if "is not a CATH dataset file" in str(err):
             raise
-        _fail(path, f"numpy cannot read it ({err})")
-    except (OSError, EOFError) as err:  # not a zip / truncated file
-        _fail(path, f"numpy cannot read it ({type(err).__name__}: {err})")
+        fail(f"numpy cannot read it ({err})")
+    except (zipfile.BadZipFile, OSError, EOFError) as err:
+        reason = f"{type(err).__name__}: {err}"
+        if is_zip:  # an npz (zip) archive that stops early or is damaged
+            fail(
+                f"it is truncated or corrupt, {size:,} bytes (an interrupted "
+                f"download?); numpy cannot read it ({reason})"
+            )
+        fail(f"numpy cannot read it ({reason})")
 
     positions, n_atoms = data["positions"], data["n_atoms"]
     if positions.ndim != 3 or positions.shape[-1] != 3:
-        _fail(path, f"`positions` must be [N, max_atoms, 3], got {positions.shape}")
+        fail(f"`positions` must be [N, max_atoms, 3], got {positions.shape}")
     if not np.issubdtype(positions.dtype, np.floating):
-        _fail(path, f"`positions` must be floats, got {positions.dtype}")
+        fail(f"`positions` must be floats, got {positions.dtype}")
     num, max_atoms = positions.shape[:2]
     expected = {
         "n_atoms": (num,),
@@ -102,23 +123,21 @@ def load_cath_npz(path, level, num_classes=None):
     }
     for key, shape in expected.items():
         if data[key].shape != shape:
-            _fail(path, f"`{key}` must have shape {shape}, got {data[key].shape}")
+            fail(f"`{key}` must have shape {shape}, got {data[key].shape}")
     for key in ("n_atoms", "labels", "split_start_indices"):
         if not np.issubdtype(data[key].dtype, np.integer):
-            _fail(path, f"`{key}` must be integers, got {data[key].dtype}")
+            fail(f"`{key}` must be integers, got {data[key].dtype}")
     if np.any(n_atoms < 1) or np.any(n_atoms > max_atoms):
-        _fail(path, f"`n_atoms` must lie in [1, {max_atoms}]")
+        fail(f"`n_atoms` must lie in [1, {max_atoms}]")
     starts = data["split_start_indices"]
     if starts[0] != 0 or np.any(np.diff(starts) < 0) or starts[-1] > num:
-        _fail(
-            path,
+        fail(
             "`split_start_indices` must start at 0 and increase up to N = "
             f"{num}, got {starts.tolist()}",
         )
     unique, label_ids = np.unique(data["labels"], axis=0, return_inverse=True)
     if num_classes is not None and len(unique) != num_classes:
-        _fail(
-            path,
+        fail(
             f"expected {num_classes} distinct labels at CATH level {level}, found "
             f"{len(unique)}",
         )
@@ -205,7 +224,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         except Exception as err:  # the network error types vary by transport
             raise FileNotFoundError(
                 f"Could not download {url} ({type(err).__name__}: {err}). "
-                + _format_instructions(filename)
+                "Instead, " + _format_instructions(filename)
             ) from err
 
     def _split_generators(self, dl_manager):

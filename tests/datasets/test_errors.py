@@ -135,3 +135,31 @@ def test_mesh_normalisation_commutes_with_rotation():
     np.testing.assert_allclose(b, a @ rotation.T, atol=1e-12)
     assert scale_a == pytest.approx(scale_b)
     assert np.linalg.norm(a, axis=-1).max() == pytest.approx(1.0)
+
+
+def test_a_truncated_cath_file_says_so_and_where_to_get_a_good_one(tmp_path):
+    good = CATH_DUMMY.read_bytes()
+    manual = tmp_path / "manual"
+    manual.mkdir()
+    path = manual / "cath_10arch_ca.npz"
+    path.write_bytes(good[: len(good) * 2 // 3])  # an interrupted download
+    with pytest.raises(ValueError) as direct:
+        load_cath_npz(path, level=2, num_classes=10)
+    builder = tfds.builder("cath/10arch", data_dir=tmp_path / "data")
+    with pytest.raises(ValueError) as prepared:
+        builder.download_and_prepare(
+            download_config=tfds.download.DownloadConfig(manual_dir=manual)
+        )
+    for error in (direct, prepared):
+        message = str(error.value)
+        assert message.startswith(f"{path} is not a CATH dataset file"), message
+        assert "it is truncated or corrupt" in message
+        assert f"{len(good) * 2 // 3:,} bytes" in message
+        assert "BadZipFile" in message
+        # Where to get a good copy: the builder's own download instructions.
+        assert (
+            "https://raw.githubusercontent.com/wouterboomsma/cath_datasets/master/"
+            "cath_10arch_ca.npz" in message
+        )
+        assert "manual directory" in message
+    assert not builder.is_prepared()

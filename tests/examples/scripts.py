@@ -1,10 +1,22 @@
-"""Import an example script as a module (examples/ is not a package)."""
+"""Run or import the example scripts of examples/ (not a package).
+
+The scripts are what a user runs, so their end-to-end tests run them as
+subprocesses (:func:`run_script`).  The option parsing and small helpers of
+``examples/tetris.py`` are also tested directly: :func:`load_example` imports a
+script as a module under its own name.  The scripts need nothing from their
+folder when imported (the training code they share is ``keras_se3.training``;
+``examples/startup.py`` is loaded only when a script runs as ``__main__``), so no
+``sys.path`` entry is added.
+"""
 
 import importlib.util
+import os
 import pathlib
+import subprocess
 import sys
 
-EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
 
 #: Seconds before a script run in a subprocess counts as hung. A guard, not a speed
 #: check: on one machine the suite ran 6x slower than usual (session 12, 34 min), and
@@ -13,14 +25,35 @@ SCRIPT_TIMEOUT = 2700
 
 
 def load_example(name):
-    """``examples/<name>.py`` as a module; its sibling ``common`` stays importable."""
+    """``examples/<name>.py`` as a module (its ``main`` is not run)."""
     spec = importlib.util.spec_from_file_location(
         f"examples_{name}", EXAMPLES / f"{name}.py"
     )
     module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(EXAMPLES))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(EXAMPLES))
+    spec.loader.exec_module(module)
     return module
+
+
+def run_script(script, *args, env=None):
+    """Run ``python examples/<script> args...`` as a user would, from the checkout.
+
+    The environment is this one without ``TF_CONFIG``, with ``PYTHONPATH`` set to
+    the checkout (so that its ``keras_se3`` is imported) and ``env`` added.
+
+    Returns:
+        ``(completed process, log)``: the log holds stdout and the end of stderr,
+        for assertion messages.
+    """
+    environment = {
+        k: v for k, v in os.environ.items() if k not in ("TF_CONFIG", "PYTHONPATH")
+    }
+    environment.update(PYTHONPATH=str(ROOT), **(env or {}))
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / script), *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=SCRIPT_TIMEOUT,
+    )
+    log = f"stdout:\n{result.stdout}\nstderr:\n{result.stderr[-5000:]}"
+    return result, log

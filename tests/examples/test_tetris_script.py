@@ -8,50 +8,35 @@ It tests on 24 pieces per rotated split (`--test-pieces`): evaluating all 1,808
 made it the slowest test (1,085 s in a suite run on a slow machine; 190 s with 24).
 """
 
-import os
-import pathlib
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from .scripts import SCRIPT_TIMEOUT, load_example
+from .scripts import load_example, run_script
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+#: Third-party start-up noise that examples/startup.py keeps out of the output.
+NOISE = (
+    "cuInit",
+    "oneDNN custom operations",
+    "Could not find cuda drivers",
+    "absl::InitializeLog",
+    "FeatureConnector.dtype",
+    "`shuffle=True` was passed",
+    "np.object",
+    "has no dataset_info.json",
+)
 
 
+@pytest.mark.slow
 def test_tetris_script_trains_exports_and_plots(tmp_path):
-    environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    environment.update(PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "examples" / "tetris.py"),
-            "--config",
-            "small",
-            "--data-dir",
-            str(tmp_path / "tfds"),
-            "--steps",
-            "3",
-            "--seeds",
-            "1",
-            "--test-pieces",
-            "24",
-            "--verbose",
-            "2",
-            "--export",
-            str(tmp_path / "out"),
-            "--plots",
-            str(tmp_path / "out"),
-        ],  # fmt: skip
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=SCRIPT_TIMEOUT,
-    )
-    log = f"stdout:\n{result.stdout}\nstderr:\n{result.stderr[-5000:]}"
+    out = tmp_path / "out"
+    result, log = run_script(
+        "tetris.py",
+        "--config", "small", "--data-dir", tmp_path / "tfds",
+        "--steps", 3, "--seeds", 1, "--test-pieces", 24, "--verbose", 2,
+        "--export", out, "--plots", out,
+    )  # fmt: skip
     assert result.returncode == 0, log
     rows = re.findall(
         r"^\| (steerable, paper basis|CNN, same channels) \|", result.stdout, re.M
@@ -67,15 +52,31 @@ def test_tetris_script_trains_exports_and_plots(tmp_path):
     ), log
     error = re.search(r"relative error (\S+), same class for (\S+) %", result.stdout)
     assert error and float(error.group(1)) < 1e-4, log
-    for name in (
-        "tetris.keras",
-        "tetris.onnx",
-        "equivariance_steerable.png",
-        "equivariance_cnn.png",
-        "piece_slice.png",
-    ):
-        path = tmp_path / "out" / name
+    files = {
+        "tetris.keras": "the trained steerable net",
+        "tetris.onnx": "the same net collapsed to stock layers, as ONNX",
+        "equivariance_steerable.png": "steerable, paper basis: logit error",
+        "equivariance_cnn.png": "CNN, same channels: logit error",
+        "piece_slice.png": "a slice through a rotated test piece",
+    }
+    for name in files:
+        path = out / name
         assert path.is_file() and path.stat().st_size > 1000, f"{name}\n{log}"
+    # The last lines: the results in words, then every file and what it is.
+    summary = result.stdout.split("=" * 30 + " summary " + "=" * 30)[-1]
+    assert re.search(
+        r"^steerable, paper basis: \d+\.\d % of the randomly", summary, re.M
+    )
+    assert re.search(r"^CNN, same channels: \d+\.\d % of the randomly", summary, re.M)
+    for name, what in files.items():
+        assert re.search(rf"^  {re.escape(str(out / name))} +{what}", summary, re.M), (
+            f"{name}\n{log}"
+        )
+    for noise in NOISE:
+        assert noise not in result.stderr and noise not in result.stdout, (
+            f"{noise!r} in the output\n{log}"
+        )
+    assert "Traceback" not in result.stderr, log
 
 
 def test_se3cnn_recipe_options():

@@ -77,9 +77,20 @@ def test_weights_basis_frozen_coefficients_trainable():
     layer.build((None, 8, 8, 8, 4))
     assert all("basis" in w.path for w in layer.non_trainable_weights)
     assert all("basis" not in w.path for w in layer.trainable_weights)
-    # 4 pairs, with the paper's-style counts of the default basis at k = 5.
-    n_coefficients = sum(int(np.prod(w.shape)) for w in layer.trainable_weights)
-    assert n_coefficients > 0
+    # Counted by hand from the default basis's rule: kernel 5 has shells at r = 0,
+    # 1, 2 with angular orders J <= 0, 3, 5 (J_max(r) = 2r + 1, and only J = 0 at
+    # the centre), and a pair l_in -> l_out has one kernel per shell and per
+    # |l_in - l_out| <= J <= l_in + l_out allowed there:
+    #   0 -> 0: J = 0 on 3 shells = 3, x (1 in, 2 out) = 6
+    #   1 -> 0: J = 1 on 2 shells = 2, x (1 in, 2 out) = 4
+    #   0 -> 1: J = 1 on 2 shells = 2, x (1 in, 1 out) = 2
+    #   1 -> 1: J = 0 on 3 shells + J = 1, 2 on 2 shells = 7, x (1, 1) = 7
+    assert layer.coefficients.shape == (6 + 4 + 2 + 7,)
+    assert layer.bias.shape == (2,)  # the two scalar output fields
+    assert {w.path for w in layer.trainable_weights} == {
+        layer.coefficients.path,
+        layer.bias.path,
+    }
     assert layer.kernel.shape == (5, 5, 5, 4, 5)
 
 

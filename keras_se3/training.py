@@ -1,9 +1,39 @@
-"""Shared pieces of the training examples (cath.py, shrec17.py).
+"""Training, evaluation and export of the paper's experiments, as command lines.
 
-Command-line options, the distribution strategy, mixed precision, the TFDS data,
-the Keras callbacks (resume, best checkpoint, TensorBoard, CSV history), the
-learning-rate schedule and the export.  The scripts import this file from their
-own directory (``python examples/cath.py`` puts ``examples/`` on ``sys.path``).
+What the CATH and SHREC'17 scripts (``examples/cath.py``, ``examples/shrec17.py``)
+share, and what a script of your own can reuse: command-line options
+(:func:`add_training_arguments`), a ``tf.distribute`` strategy from a name and
+``TF_CONFIG`` (:func:`make_strategy`), mixed precision (:func:`set_mixed_precision`),
+a prepared TFDS dataset with a clear error when its files are missing
+(:func:`prepare_dataset`), the paper's learning-rate schedule
+(:func:`learning_rate_schedule`), the Keras callbacks that make a run resumable
+(:func:`make_callbacks`), the float32 ``.keras`` + collapsed + ONNX export of a trained
+model (:func:`export_trained`), and the whole run (:func:`train_evaluate_export`).
+
+Where this code lives (a decision, issue 24): it was ``examples/common.py``, a
+training framework among the examples that the tests imported through a
+``sys.path`` insert.  It is reusable, tested code, so it moved into the package,
+here, with its tests in ``tests/test_training.py``; the scripts in ``examples/``
+keep only what is particular to each experiment, and their own tests run them as
+scripts.  It needs the ``examples`` extra for the data and the export
+(``pip install "keras-se3[examples]"``); importing it needs only TensorFlow.
+
+Example::
+
+    import argparse
+    from keras_se3 import training
+
+    parser = training.add_training_arguments(
+        argparse.ArgumentParser(), epochs=100, batch_size=16, learning_rate=1e-3
+    )
+    args = parser.parse_args()
+    strategy = training.make_strategy(args.strategy)   # before any other TF work
+    training.set_mixed_precision(args.mixed_precision)
+    summary = training.train_evaluate_export(
+        args, strategy=strategy, title="my run", build_model=build,
+        data={"train": (train, 1000), "validation": (val, 100), "test": (test, 100)},
+        final_split="test",
+    )
 """
 
 import argparse
@@ -20,13 +50,50 @@ import tensorflow as tf
 
 import keras_se3.optimizers
 
+__all__ = [
+    "SetupError",
+    "StepTimer",
+    "add_training_arguments",
+    "best_so_far",
+    "completed_epochs",
+    "export_trained",
+    "first_examples",
+    "float32_logits",
+    "is_chief",
+    "learning_rate_schedule",
+    "make_callbacks",
+    "make_strategy",
+    "output_paths",
+    "prepare_dataset",
+    "read_tf_config",
+    "run_main",
+    "set_mixed_precision",
+    "split_cpu",
+    "subset",
+    "train_evaluate_export",
+    "trainable_parameters",
+    "write_summary",
+]
+
 
 class SetupError(RuntimeError):
-    """A problem with the command line, the environment or the data (no traceback)."""
+    """A problem with the command line, the environment or the data.
+
+    :func:`run_main` reports it in one line, without a traceback: the message says
+    what is wrong and how to fix it.
+    """
 
 
 def run_main(main):
-    """Run ``main()``; report a :class:`SetupError` in one line and exit with 1."""
+    """Run a script's ``main()`` as a command line.
+
+    A :class:`SetupError` becomes ``error: <message>`` on stderr and exit status 1;
+    Ctrl-C says how to resume and exits with 130.  Standard output is line-buffered
+    so that progress shows up in piped logs.
+
+    Args:
+        main: a function of no arguments.
+    """
     sys.stdout.reconfigure(line_buffering=True)  # progress shows up in piped logs
     try:
         main()
@@ -46,7 +113,21 @@ def run_main(main):
 
 
 def add_training_arguments(parser, *, epochs, batch_size, learning_rate):
-    """Options shared by the training scripts; defaults are the paper's."""
+    """Add the options of a training run to an ``argparse`` parser.
+
+    Data (``--data-dir``, ``--manual-dir``, ``--no-download``), training
+    (``--epochs``, ``--batch-size``, ``--learning-rate``, ``--lr-decay``,
+    ``--lr-burn-in``, ``--steps-per-epoch``, ``--eval-steps``, ``--seed``,
+    ``--output-dir``, ``--no-export``, ``--verbose``) and hardware (``--strategy``,
+    ``--mixed-precision``): what :func:`train_evaluate_export` reads.
+
+    Args:
+        parser: an ``argparse.ArgumentParser``.
+        epochs, batch_size, learning_rate: the defaults of those options.
+
+    Returns:
+        ``parser``.
+    """
     data = parser.add_argument_group("data")
     data.add_argument(
         "--data-dir", help="TFDS data directory (default: ~/tensorflow_datasets)"
@@ -134,7 +215,14 @@ def add_training_arguments(parser, *, epochs, batch_size, learning_rate):
 
 
 def split_cpu(count):
-    """Make ``count`` logical CPU devices; must run before TensorFlow runs any op."""
+    """Make ``count`` logical CPU devices; must run before TensorFlow runs any op.
+
+    Gives ``--strategy mirrored`` replicas to mirror over on a machine without GPUs
+    (tests, debugging).
+
+    Raises:
+        SetupError: if TensorFlow has already initialised its devices.
+    """
     cpu = tf.config.list_physical_devices("CPU")[0]
     try:
         tf.config.set_logical_device_configuration(
@@ -145,7 +233,15 @@ def split_cpu(count):
 
 
 def read_tf_config():
-    """The parsed ``TF_CONFIG`` (None if unset), checked for a usable cluster/task."""
+    """The parsed ``TF_CONFIG`` environment variable, checked.
+
+    Returns:
+        The dict, or None if ``TF_CONFIG`` is unset or empty.
+
+    Raises:
+        SetupError: if it is not JSON, lacks a ``cluster`` or a ``task``, or the
+            task is not a member of the cluster.
+    """
     text = os.environ.get("TF_CONFIG")
     if not text:
         return None
@@ -176,7 +272,11 @@ def read_tf_config():
 
 
 def is_chief():
-    """Whether this process writes the checkpoints and exports (one per cluster)."""
+    """Whether this process writes the checkpoints and exports (one per cluster).
+
+    The ``chief`` task if the cluster has one, else worker 0; True without
+    ``TF_CONFIG``.
+    """
     config = read_tf_config()
     if config is None:
         return True
@@ -187,7 +287,21 @@ def is_chief():
 
 
 def make_strategy(name, cpu_devices=None):
-    """The ``tf.distribute`` strategy ``name``; call it before any other TF work."""
+    """A ``tf.distribute`` strategy by name; call it before any other TF work.
+
+    Args:
+        name: ``"default"`` (no distribution), ``"mirrored"`` (all local GPUs, or
+            the logical CPU devices) or ``"multiworker"`` (the cluster of
+            ``TF_CONFIG``; a single local worker without it).
+        cpu_devices: if given, first split the CPU into this many logical devices
+            (:func:`split_cpu`).
+
+    Returns:
+        The strategy (its name and replicas are printed).
+
+    Raises:
+        SetupError: for an unknown name or a bad ``TF_CONFIG``.
+    """
     if cpu_devices:
         split_cpu(cpu_devices)
     if name == "default":
@@ -222,7 +336,15 @@ def make_strategy(name, cpu_devices=None):
 
 
 def set_mixed_precision(enabled):
-    """Set the global dtype policy: mixed float16 on GPUs, mixed bfloat16 on CPUs."""
+    """Set Keras's global dtype policy.
+
+    Args:
+        enabled: False: ``"float32"``; True: ``"mixed_float16"`` if there is a GPU,
+            else ``"mixed_bfloat16"`` (variables stay float32 either way).
+
+    Returns:
+        The policy's name.
+    """
     if not enabled:
         policy = "float32"
     elif tf.config.list_logical_devices("GPU"):
@@ -244,20 +366,40 @@ def set_mixed_precision(enabled):
 
 
 def float32_logits(model):
-    """``model`` with its output cast to float32 (for losses under mixed precision)."""
+    """``model`` with its first output cast to float32.
+
+    Under mixed precision the last layer computes in float16/bfloat16; the loss
+    should see float32 logits.  The returned functional model shares ``model``'s
+    layers and weights and keeps its name.
+    """
     logits = keras.layers.Activation("linear", dtype="float32", name="logits_float32")
-    return keras.Model(model.inputs, logits(model.outputs[0]), name=model.name)
+    return keras.Model(model.input, logits(model.outputs[0]), name=model.name)
 
 
 # --- data -----------------------------------------------------------------------------
 
 
 def prepare_dataset(name, data_dir=None, manual_dir=None, download=True, files=()):
-    """A prepared TFDS builder for ``name`` ("cath/10arch", ...).
+    """A prepared TFDS builder of one of the package's datasets.
 
-    Prepares it on first use from ``manual_dir`` (``files`` are the source files it
-    needs there) or, if ``download``, lets the builder fetch the missing ones.
-    Problems become a :class:`SetupError` carrying the builder's instructions.
+    Prepares the dataset on first use, from ``manual_dir`` or, if ``download``, by
+    letting the builder fetch the files missing there.  Needs the ``data`` extra.
+
+    Args:
+        name: ``"<dataset>/<config>"``, e.g. ``"cath/10arch"``.
+        data_dir: TFDS data directory (default: ``~/tensorflow_datasets``).
+        manual_dir: folder of manually downloaded source files (default:
+            ``<data_dir>/downloads/manual``).
+        download: whether the builder may download what ``manual_dir`` lacks.
+        files: the source files the builder needs in ``manual_dir``.
+
+    Returns:
+        The ``tfds`` builder, prepared.
+
+    Raises:
+        SetupError: with the builder's download instructions, if files are
+            missing and ``download`` is False, or if preparing fails (a file that
+            is missing, truncated or in the wrong format).
     """
     import tensorflow_datasets as tfds
 
@@ -287,12 +429,19 @@ def prepare_dataset(name, data_dir=None, manual_dir=None, download=True, files=(
 
 
 def subset(dataset, fraction):
-    """Every ``fraction``-th example (deterministic: TFDS reads in a fixed order)."""
+    """Every ``fraction``-th example of ``dataset``, starting with the first.
+
+    Deterministic: TFDS reads a split in a fixed order, so the subset is the same in
+    every run (the paper's data-efficiency curve, ``--train-fraction``).
+    """
     return dataset if fraction == 1 else dataset.shard(fraction, 0)
 
 
 def first_examples(dataset, count):
-    """The inputs of the first ``count`` examples of a batched (x, y) dataset."""
+    """The inputs of the first ``count`` examples of a batched ``(x, y)`` dataset.
+
+    Taken from its first batch, as a float32 numpy array (the export's check inputs).
+    """
     x, _ = next(iter(dataset))
     return np.asarray(x[:count], dtype="float32")
 
@@ -301,7 +450,15 @@ def first_examples(dataset, count):
 
 
 def learning_rate_schedule(initial, decay, burn_in):
-    """The paper's schedule: ``initial`` for ``burn_in`` epochs, then x ``decay``."""
+    """The paper's CATH schedule, for ``keras.callbacks.LearningRateScheduler``.
+
+    ``initial`` for the first ``burn_in`` epochs, then multiplied by ``decay`` at
+    each further epoch: epoch ``e`` (from 0) gets
+    ``initial * decay ** max(0, e + 1 - burn_in)``.
+
+    Returns:
+        A function ``schedule(epoch, lr=None) -> float``.
+    """
 
     def schedule(epoch, lr=None):
         return float(initial * decay ** max(0, epoch + 1 - burn_in))
@@ -310,7 +467,10 @@ def learning_rate_schedule(initial, decay, burn_in):
 
 
 class StepTimer(keras.callbacks.Callback):
-    """Wall time of each training step (the first includes graph tracing)."""
+    """Records the wall time of each training step in ``times`` (seconds).
+
+    The first step includes TensorFlow's graph tracing; :meth:`describe` says so.
+    """
 
     def __init__(self):
         super().__init__()
@@ -323,6 +483,7 @@ class StepTimer(keras.callbacks.Callback):
         self.times.append(time.perf_counter() - self._start)
 
     def describe(self):
+        """One line: the first step's time and the median of the others."""
         if not self.times:
             return "no training step in this run"
         text = f"first step {self.times[0]:.1f} s (includes graph tracing)"
@@ -332,7 +493,16 @@ class StepTimer(keras.callbacks.Callback):
 
 
 def output_paths(output_dir):
-    """Where a run writes; non-chief workers get a scratch copy of each folder."""
+    """The files and folders a run writes, under ``output_dir`` (created).
+
+    Non-chief workers of a multi-worker cluster write under
+    ``<output_dir>/worker_<type>_<index>`` instead, so that they never overwrite
+    the chief's files.
+
+    Returns:
+        A dict of paths: ``root``, ``backup`` (resume), ``logs`` (TensorBoard),
+        ``best``, ``history``, ``model``, ``collapsed``, ``onnx``, ``summary``.
+    """
     worker = (
         "" if is_chief() else "worker_{type}_{index}".format(**read_tf_config()["task"])
     )
@@ -352,7 +522,10 @@ def output_paths(output_dir):
 
 
 def completed_epochs(paths):
-    """Epochs finished by an earlier run in the same output dir (its backup)."""
+    """Epochs finished by an earlier run in the same output dir (0 if none).
+
+    Read from the ``BackupAndRestore`` metadata in ``paths["backup"]``.
+    """
     metadata = os.path.join(paths["backup"], "training_metadata.json")
     if not os.path.exists(metadata):
         return 0
@@ -361,7 +534,11 @@ def completed_epochs(paths):
 
 
 def best_so_far(paths, monitor):
-    """Best ``monitor`` value in the CSV history of earlier runs (None if none)."""
+    """The largest ``monitor`` value in ``paths["history"]`` (None if none).
+
+    The CSV history of earlier runs in the same output dir: a resumed run's best
+    checkpoint must beat it, not start over.
+    """
     if not os.path.exists(paths["history"]):
         return None
     with open(paths["history"], newline="") as f:
@@ -370,7 +547,12 @@ def best_so_far(paths, monitor):
 
 
 def make_callbacks(paths, schedule, monitor="val_accuracy"):
-    """Resume, best checkpoint, learning-rate schedule, TensorBoard, CSV history.
+    """The callbacks of a resumable run: backup, schedule, best checkpoint, logs.
+
+    ``BackupAndRestore`` in ``paths["backup"]``, the learning-rate ``schedule``, the
+    best ``monitor`` (max) in ``paths["best"]`` (to beat the best of earlier runs),
+    the CSV history in ``paths["history"]`` (appended) and, if TensorBoard is
+    installed, its logs in ``paths["logs"]``.
 
     The backup is kept after training (``delete_checkpoint=False``): rerunning the
     same command resumes an interrupted run, and a larger ``--epochs`` extends a
@@ -396,13 +578,14 @@ def make_callbacks(paths, schedule, monitor="val_accuracy"):
 
 
 def trainable_parameters(model):
+    """The number of trainable scalars of ``model``."""
     return int(sum(np.prod(w.shape) for w in model.trainable_weights))
 
 
 # --- export ---------------------------------------------------------------------------
 
 
-def export(build_model, trained, paths, sample, tolerance=1e-3):
+def export_trained(build_model, trained, paths, sample, tolerance=1e-3):
     """Save the trained model as float32 ``.keras``, collapsed ``.keras`` and ONNX.
 
     The model is rebuilt in float32 outside any distribution strategy and gets the
@@ -411,6 +594,14 @@ def export(build_model, trained, paths, sample, tolerance=1e-3):
     collapsed model, on ``sample``: relative errors above ``tolerance`` raise
     ``keras_se3.export.ExportCheckError``.  (Float32 rounding through a deep net
     reaches ~1e-4 when the activations are large; an export bug shows as O(1).)
+
+    Args:
+        build_model: a function of no arguments returning a new model of the same
+            architecture.
+        trained: the trained model.
+        paths: from :func:`output_paths` (``model``, ``collapsed``, ``onnx``).
+        sample: a batch of inputs for the checks.
+        tolerance: largest accepted relative error.
 
     Returns:
         ``{"collapse": error, "onnx": error, "seconds": time}``.
@@ -448,6 +639,7 @@ def export(build_model, trained, paths, sample, tolerance=1e-3):
 
 
 def write_summary(paths, summary):
+    """Write ``summary`` (a dict) as JSON to ``paths["summary"]``."""
     with open(paths["summary"], "w") as f:
         json.dump(summary, f, indent=2)
 
@@ -535,7 +727,7 @@ def train_evaluate_export(args, *, strategy, title, build_model, data, final_spl
     }
     if args.export and is_chief():
         sample = first_examples(test, 2)
-        summary["export_errors"] = export(build_model, model, paths, sample)
+        summary["export_errors"] = export_trained(build_model, model, paths, sample)
     write_summary(paths, summary)
 
     def fmt(value):
