@@ -45,9 +45,8 @@ _PER_CHANNEL = (keras.layers.AveragePooling3D, keras.layers.Cropping3D)
 def _cannot(op, reason):
     kind = "subclassed model" if isinstance(op, keras.Model) else "layer"
     return ValueError(
-        f"keras_se3.collapse: {kind} {op.name!r} of type {type(op).__name__} "
-        f"({type(op).__module__}) cannot be collapsed; {reason} Supported: "
-        f"{SUPPORTED}."
+        f"keras_se3.collapse: {kind} {op.name!r} of type {type(op).__qualname__} "
+        f"cannot be collapsed; {reason} Supported: {SUPPORTED}."
     )
 
 
@@ -57,6 +56,13 @@ def _unsupported(op):
             op,
             "it has no graph to walk. Rebuild it with the functional API "
             "(keras.Input ... keras.Model(inputs, outputs)) from the same layers.",
+        )
+    if hasattr(op, "to_stock_keras"):
+        return _cannot(
+            op,
+            "its to_stock_keras() is not implemented. Implement it: return a "
+            "functional model of built-in layers computing the layer in inference "
+            "mode (see keras_se3.layers.field_layer.FieldLayer.to_stock_keras).",
         )
     if isinstance(op, keras.layers.Lambda):
         return _cannot(
@@ -175,7 +181,10 @@ class _Collapser:
     def call(self, op, args, kwargs, prefix, lowered):
         if hasattr(op, "to_stock_keras"):
             (x,) = _single(op, args)
-            stock = op.to_stock_keras(x.shape[1:])
+            try:
+                stock = op.to_stock_keras(x.shape[1:])
+            except NotImplementedError:
+                raise _unsupported(op) from None
             return self.graph(stock, [x], prefix, lowered=True)
         if isinstance(op, keras.Model):
             _inputs(op)  # a subclassed model raises

@@ -247,8 +247,7 @@ class SE3Conv3D(FieldLayer):
                 constraint=self.bias_constraint,
                 trainable=True,
             )
-            # Channel -> bias index, len(scalars) on non-scalar channels (the
-            # call uses scalar_bias; benchmarks/export.py still reads this).
+            # Only for benchmarks/export.py; the layer uses scalar_bias().
             index = np.full(self.out_fields.dim, len(scalars))
             index[scalars] = np.arange(len(scalars))
             self._bias_index = index

@@ -306,3 +306,16 @@ def test_output_order_without_any_coupling_is_an_error():
     layer = SE3Conv3D("1x0 + 1x3", 3, in_fields="1x0", basis=conservative)
     with pytest.raises(ValueError, match="output order 3"):
         layer(np.zeros((1, 5, 5, 5, 1), "float32"))
+
+
+def test_valid_padding_on_a_grid_smaller_than_the_kernel_names_the_fix():
+    message = (
+        r"size 3, too small for kernel size 5.*padding='valid'.*Use padding='same'"
+    )
+    layer = SE3Conv3D("1x0", 5, padding="valid")
+    with pytest.raises(ValueError, match=message):  # first call: in build
+        layer(np.zeros((1, 3, 3, 3, 1), "float32"))
+    layer = SE3Conv3D("1x0", 5, padding="valid")
+    layer(np.zeros((1, 6, 6, 6, 1), "float32"))
+    with pytest.raises(ValueError, match=message):  # built: in call
+        layer(np.zeros((1, 6, 3, 6, 1), "float32"))
