@@ -228,9 +228,8 @@ class _Collapser:
         shift = weights.get("beta", 0.0) - weights["moving_mean"] * a
         conv = fold.layers[0]
         kernel, *bias = [_numpy(w) for w in conv.get_weights()]
-        axis = (
-            4 if isinstance(conv, keras.layers.Conv3D) else 3
-        )  # transpose: [.., out, in]
+        # Output channels: [..., in, out] (Conv3D), [..., out, in] (transpose).
+        axis = 4 if isinstance(conv, keras.layers.Conv3D) else 3
         shape = [1] * kernel.ndim
         shape[axis] = -1
         kernel = kernel * a.reshape(shape)
