@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_se3.layers import stock
+import keras_se3.layers.stock as stock
 from keras_se3.layers.field_layer import FieldLayer
 
 

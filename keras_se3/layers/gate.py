@@ -4,8 +4,8 @@ import keras
 import numpy as np
 from keras import ops
 
+import keras_se3.layers.stock as stock
 from keras_se3.field_type import FieldType
-from keras_se3.layers import stock
 from keras_se3.layers.field_layer import (
     FieldLayer,
     channel_matmul,

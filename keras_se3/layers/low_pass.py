@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_se3.layers import stock
+import keras_se3.layers.stock as stock
 
 
 def paper_sigma(factor):
@@ -213,8 +213,9 @@ class LowPassDownsampling3D(keras.layers.Layer):
         return (input_shape[0], *spatial, input_shape[4])
 
     def to_stock_keras(self, input_shape=None, name=None):
-        """Stock layers computing this filter (see :meth:`FieldLayer.to_stock_keras
-        <keras_se3.layers.field_layer.FieldLayer.to_stock_keras>`).
+        """Stock layers computing this filter (the export hook of
+        :func:`keras_se3.collapse`; arguments and result as in
+        ``FieldLayer.to_stock_keras``).
 
         ``"average"``: an ``AveragePooling3D``.  ``"gaussian"``: per axis, a
         ``ZeroPadding3D`` and the symmetric filter written as a sum of nested box

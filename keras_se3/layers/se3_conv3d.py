@@ -6,6 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
+import keras_se3.layers.stock as stock
 from keras_se3.basis import (
     basis_size,
     get_basis_config,
@@ -15,7 +16,6 @@ from keras_se3.basis import (
     serialize_basis,
 )
 from keras_se3.field_type import FieldType
-from keras_se3.layers import stock
 from keras_se3.layers.conv_utils import (
     constant_initializer,
     normalize_padding,

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_se3.layers import stock
+import keras_se3.layers.stock as stock
 from keras_se3.layers.field_layer import scalar_bias
 from keras_se3.layers.se3_conv3d import SE3Conv3D
 

@@ -2,8 +2,8 @@
 
 import keras
 
+import keras_se3.layers.stock as stock
 from keras_se3.field_type import FieldType
-from keras_se3.layers import stock
 from keras_se3.layers.field_batch_norm import FieldBatchNormalization
 from keras_se3.layers.field_dropout import FieldDropout
 from keras_se3.layers.gate import Gate
@@ -221,8 +221,7 @@ class SE3GatedConv3D(keras.layers.Layer):
 
     def to_stock_keras(self, input_shape=None, name=None):
         """Its stages' stock models in a row (the convolution's, the batch
-        norm's, ...; see :meth:`FieldLayer.to_stock_keras
-        <keras_se3.layers.field_layer.FieldLayer.to_stock_keras>`), their layers
+        norm's, ...; see ``FieldLayer.to_stock_keras``), their layers
         named ``f"{name}_{stage}..."``."""
         inputs = stock.stock_input(self, input_shape, self.in_fields.dim)
         name = name or self.name

@@ -2,8 +2,8 @@
 
 import keras
 
+import keras_se3.layers.stock as stock
 from keras_se3.field_type import FieldType
-from keras_se3.layers import stock
 from keras_se3.layers.field_batch_norm import FieldBatchNormalization
 from keras_se3.layers.low_pass import LowPassDownsampling3D
 from keras_se3.layers.se3_conv3d import SE3Conv3D
@@ -191,9 +191,9 @@ class SE3ResidualBlock(keras.layers.Layer):
         return x + skip
 
     def to_stock_keras(self, input_shape=None, name=None):
-        """The stock models of both paths' stages (see :meth:`FieldLayer.to_stock_keras
-        <keras_se3.layers.field_layer.FieldLayer.to_stock_keras>`), their layers
-        named ``f"{name}_{stage}..."``, and an ``Add``."""
+        """The stock models of both paths' stages (see
+        ``FieldLayer.to_stock_keras``), their layers named
+        ``f"{name}_{stage}..."``, and an ``Add``."""
         inputs = stock.stock_input(self, input_shape, self.in_fields.dim)
         name = name or self.name
         main = [self.gated, self.conv, self.norm]
