@@ -158,6 +158,9 @@ def _segment_scales(layer):
 
 
 def test_scaled_basis_is_the_same_kernel_space_with_unit_coefficients():
+    # The std bound below is statistical: seeded, so it does not depend on which
+    # tests ran before in the same process (it failed under pytest -n 2).
+    keras.utils.set_random_seed(0)
     kwargs = dict(in_fields="2x0 + 1x1 + 1x2", basis="paper", use_bias=False)
     unit = SE3Conv3D("3x0 + 2x1 + 1x2 + 1x3", 5, **kwargs)
     scaled = SE3Conv3D(
