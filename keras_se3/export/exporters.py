@@ -19,10 +19,13 @@ def input_names(model):
 
 def output_names(model):
     """Names of the model's outputs: the names of the layers producing them."""
+    if isinstance(model, keras.Sequential):
+        layers = [model.layers[-1].name]
+    else:
+        layers = getattr(model, "output_names", None) or []
     names = []
-    for i, t in enumerate(model.outputs):
-        history = getattr(t, "_keras_history", None)
-        name = history.operation.name if history is not None else f"output_{i}"
+    for i, _ in enumerate(model.outputs):
+        name = layers[i] if i < len(layers) else f"output_{i}"
         names.append(name if name not in names else f"{name}_{i}")
     return names
 

@@ -4,11 +4,12 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_se3.field_type import FieldType
+import keras_se3.layers.stock as stock
+from keras_se3.layers.field_layer import FieldLayer
 
 
 @keras.saving.register_keras_serializable(package="keras_se3")
-class FieldBatchNormalization(keras.layers.Layer):
+class FieldBatchNormalization(FieldLayer):
     """Batch normalization of a feature map made of irreducible fields.
 
     - Scalar fields: ordinary batch normalization, statistics over the batch and
@@ -79,13 +80,12 @@ class FieldBatchNormalization(keras.layers.Layer):
         moving_variance_initializer="ones",
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(fields, **kwargs)
         if synchronized and keras.backend.backend() != "tensorflow":
             raise ValueError(
                 "FieldBatchNormalization(synchronized=True) is only supported with "
                 "the TensorFlow backend."
             )
-        self.fields = FieldType(fields)
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
         self.center = bool(center)
@@ -116,13 +116,7 @@ class FieldBatchNormalization(keras.layers.Layer):
         self.gamma = self.beta = self.moving_mean = self.moving_variance = None
 
     def build(self, input_shape):
-        channels = input_shape[-1]
-        if channels != self.fields.dim:
-            raise ValueError(
-                f"Layer '{self.name}' (FieldBatchNormalization) expects fields="
-                f"{str(self.fields)!r} ({self.fields.dim} channels), but the input "
-                f"has {channels} channels."
-            )
+        self.check_input_channels(input_shape)
         n_fields, n_scalars = self.fields.num_fields, self._n_scalars
         # The moving statistics are aggregated with "mean": with Keras' default
         # ("none") each replica of a tf.distribute strategy would keep its own
@@ -233,6 +227,24 @@ class FieldBatchNormalization(keras.layers.Layer):
                 offset = offset + np.asarray(self.beta, dtype="float64")
             b[self._scalar_channels] = offset
         return a, b
+
+    def to_stock_keras(self, input_shape=None, name=None):
+        """A frozen ``BatchNormalization`` with the per-channel scale and shift of
+        :meth:`inference_affine` (:func:`keras_se3.collapse` folds it into the
+        preceding convolution where exact).  See :meth:`FieldLayer.to_stock_keras`.
+        """
+        x = stock.stock_input(self, input_shape, self.fields.dim)
+        a, b = self.inference_affine()
+        eps = 1e-3  # BatchNormalization's: gamma / sqrt(1 + eps) == a
+        y = stock.apply(
+            keras.layers.BatchNormalization,
+            x,
+            name or self.name,
+            epsilon=eps,
+            trainable=False,
+            weights=[a * np.sqrt(1.0 + eps), b, np.zeros_like(a), np.ones_like(a)],
+        )
+        return keras.Model(x, y, name=name or self.name)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

@@ -3,11 +3,12 @@
 import keras
 from keras import ops
 
-from keras_se3.field_type import FieldType
+import keras_se3.layers.stock as stock
+from keras_se3.layers.field_layer import FieldLayer
 
 
 @keras.saving.register_keras_serializable(package="keras_se3")
-class FieldDropout(keras.layers.Layer):
+class FieldDropout(FieldLayer):
     """Drop whole fields: one Bernoulli draw per (sample, field).
 
     In training each field of each sample is zeroed with probability ``rate``
@@ -36,23 +37,16 @@ class FieldDropout(keras.layers.Layer):
     """
 
     def __init__(self, fields, rate, seed=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(fields, **kwargs)
         if not 0 <= rate < 1:
             raise ValueError(f"FieldDropout needs 0 <= rate < 1, got rate={rate!r}.")
-        self.fields = FieldType(fields)
         self.rate = float(rate)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self._channel_fields = self.fields.channel_fields.astype("int32")
 
     def build(self, input_shape):
-        channels = input_shape[-1]
-        if channels != self.fields.dim:
-            raise ValueError(
-                f"Layer '{self.name}' (FieldDropout) expects fields="
-                f"{str(self.fields)!r} ({self.fields.dim} channels), but the input "
-                f"has {channels} channels."
-            )
+        self.check_input_channels(input_shape)
 
     def call(self, inputs, training=None):
         if not training or self.rate == 0:
@@ -65,6 +59,12 @@ class FieldDropout(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
+
+    def to_stock_keras(self, input_shape=None, name=None):
+        """The identity (dropout is off at inference): a model without layers.
+        See :meth:`FieldLayer.to_stock_keras`."""
+        x = stock.stock_input(self, input_shape, self.fields.dim)
+        return keras.Model(x, x, name=name or self.name)
 
     def get_config(self):
         config = super().get_config()

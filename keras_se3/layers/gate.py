@@ -4,61 +4,15 @@ import keras
 import numpy as np
 from keras import ops
 
+import keras_se3.layers.stock as stock
 from keras_se3.field_type import FieldType
-
-
-def _contiguous(index):
-    """``slice`` equivalent to the int array ``index`` when it is a range, else None."""
-    index = np.asarray(index)
-    if len(index) and np.array_equal(index, np.arange(index[0], index[0] + len(index))):
-        return slice(int(index[0]), int(index[0]) + len(index))
-    return None
-
-
-def _matmul_last(x, matrix):
-    """``x @ matrix`` over the last axis of ``x`` with a constant numpy ``matrix``."""
-    return ops.matmul(x, ops.convert_to_tensor(matrix, dtype=x.dtype))
-
-
-def select_channels(x, index):
-    """``x[..., index]`` for a constant int array ``index``.
-
-    A slice when ``index`` is a range, else a product with a 0/1 matrix (exact,
-    and far faster to differentiate than a gather on the last axis).
-    """
-    piece = _contiguous(index)
-    if piece is not None:
-        # ops.split, not x[..., a:b]: TensorFlow's gradient of a slice on the
-        # last axis is ~10x slower.
-        cuts = [c for c in (piece.start, piece.stop) if 0 < c < x.shape[-1]]
-        if not cuts:
-            return x
-        parts = ops.split(x, cuts, axis=-1)
-        return parts[1] if piece.start > 0 else parts[0]
-    matrix = np.zeros((x.shape[-1], len(index)), dtype="float32")
-    matrix[np.asarray(index), np.arange(len(index))] = 1.0
-    return _matmul_last(x, matrix)
-
-
-def place_channels(y, index, dim):
-    """The inverse of :func:`select_channels`: ``out[..., index] = y``, 0 elsewhere."""
-    piece = _contiguous(index)
-    if piece is not None:
-        pads = [(0, 0)] * (len(y.shape) - 1) + [(piece.start, dim - piece.stop)]
-        return ops.pad(y, pads) if pads[-1] != (0, 0) else y
-    matrix = np.zeros((len(index), dim), dtype="float32")
-    matrix[np.arange(len(index)), np.asarray(index)] = 1.0
-    return _matmul_last(y, matrix)
-
-
-def spread_matrix(field_type, fields):
-    """0/1 matrix ``[len(fields), dim]``: row ``i`` is 1 on the channels of field
-    ``fields[i]``.  ``y @ M`` copies per-field values to their channels (0 on the
-    other channels); ``x @ M.T`` sums each of those fields' channels."""
-    field_type = FieldType(field_type)
-    fields = np.asarray(fields, dtype=int)
-    matrix = (field_type.channel_fields[None, :] == fields[:, None]).astype("float32")
-    return matrix
+from keras_se3.layers.field_layer import (
+    FieldLayer,
+    channel_matmul,
+    place_channels,
+    select_channels,
+    spread_matrix,
+)
 
 
 def gate_input_fields(fields):
@@ -78,7 +32,7 @@ class _InputFields:
 
 
 @keras.saving.register_keras_serializable(package="keras_se3")
-class Gate(keras.layers.Layer):
+class Gate(FieldLayer):
     """Gated nonlinearity: scalars through an activation, other fields gated.
 
     The input holds the fields ``fields`` followed by one extra scalar *gate* per
@@ -131,8 +85,7 @@ class Gate(keras.layers.Layer):
         bias_initializer="zeros",
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        self.fields = FieldType(fields)
+        super().__init__(fields, **kwargs)
         self.activation = keras.activations.get(activation)
         self.gate_activation = keras.activations.get(gate_activation)
         self.use_bias = bool(use_bias)
@@ -146,15 +99,13 @@ class Gate(keras.layers.Layer):
         self.gate_bias = None
 
     def build(self, input_shape):
-        expected = self.input_fields
-        channels = input_shape[-1]
-        if channels != expected.dim:
-            raise ValueError(
-                f"Layer '{self.name}' (Gate with fields={str(self.fields)!r}) expects "
-                f"input type Gate.input_fields(fields) = {str(expected)!r} "
-                f"({expected.dim} channels: the fields, then one scalar gate per "
-                f"non-scalar field), but the input has {channels} channels."
-            )
+        self.check_input_channels(
+            input_shape,
+            self.input_fields,
+            label="Gate.input_fields(fields)",
+            hint=f"With fields={str(self.fields)!r} the input holds the fields, then "
+            "one scalar gate per non-scalar field.",
+        )
         if self.use_bias and len(self._scalar_channels):
             self.bias = self.add_weight(
                 name="bias",
@@ -178,7 +129,7 @@ class Gate(keras.layers.Layer):
             if self.gate_bias is not None:
                 gates = gates + self.gate_bias
             # Per-channel factor: the field's gate, 0 on scalar channels.
-            factors = _matmul_last(self.gate_activation(gates), self._gate_spread)
+            factors = channel_matmul(self.gate_activation(gates), self._gate_spread)
             outputs = fields * factors
         if len(self._scalar_channels):
             scalars = select_channels(inputs, self._scalar_channels)
@@ -192,6 +143,40 @@ class Gate(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.fields.dim)
+
+    def to_stock_keras(self, input_shape=None, name=None):
+        """Fixed 0/1 ``Dense`` layers on the channel axis select the scalars and
+        the gates and spread each gate over its field's channels; then
+        ``Activation``, ``Multiply``, ``Add``.  See :meth:`FieldLayer.to_stock_keras`.
+        """
+        dim, n_gates = self.fields.dim, self._n_gates
+        x = stock.stock_input(self, input_shape, dim + n_gates)
+        name = name or self.name
+        parts = []
+        if n_gates:
+            gate_bias = None if self.gate_bias is None else stock.numpy(self.gate_bias)
+            gates = dim + np.arange(n_gates)
+            g = stock.dense(
+                x, f"{name}_gates", stock.selection(dim + n_gates, gates), gate_bias
+            )
+            g = stock.apply(
+                keras.layers.Activation, g, f"{name}_gate_act", self.gate_activation
+            )
+            factors = stock.dense(g, f"{name}_spread", self._gate_spread)
+            keep = np.zeros((dim + n_gates, dim))
+            nonscalar = np.flatnonzero(self.fields.channel_orders > 0)
+            keep[nonscalar, nonscalar] = 1.0
+            fields = stock.dense(x, f"{name}_fields", keep)
+            parts.append(
+                stock.apply(keras.layers.Multiply, [fields, factors], f"{name}_gated")
+            )
+        if len(self._scalar_channels):
+            bias = None if self.bias is None else stock.numpy(self.bias)
+            ch = self._scalar_channels
+            parts.append(
+                stock.scalar_activation(x, dim, ch, bias, self.activation, name)
+            )
+        return keras.Model(x, stock.add(parts, f"{name}_sum"), name=name)
 
     def get_config(self):
         config = super().get_config()

@@ -4,16 +4,17 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_se3.field_type import FieldType
-from keras_se3.layers.gate import _matmul_last, spread_matrix
+import keras_se3.layers.stock as stock
+from keras_se3.layers.field_layer import FieldLayer, field_norms
 
 
 @keras.saving.register_keras_serializable(package="keras_se3")
-class InvariantPooling(keras.layers.Layer):
+class InvariantPooling(FieldLayer):
     """Global spatial pooling to one rotation-invariant feature per field.
 
     Each scalar field contributes its value, each non-scalar field its norm
-    ``sqrt(|v|^2 + epsilon)`` (smooth, finite gradient at ``v = 0``); these are
+    ``sqrt(|v|^2 + epsilon)`` (the smooth norm of :class:`FieldLayer`, finite
+    gradient at ``v = 0``); these are
     then averaged (``mode="mean"``) or maximised (``mode="max"``) over all
     spatial positions.  The result is invariant under rotations of the input
     (exactly for the 24 rotations of the cube).
@@ -22,7 +23,10 @@ class InvariantPooling(keras.layers.Layer):
         fields: input field type (``FieldType``, string like ``"8x0 + 4x1"``, or
             list of ``(multiplicity, l)`` pairs).
         mode: ``"mean"`` or ``"max"``.
-        epsilon: added to the squared norms.
+        epsilon: added to the squared norms (default
+            ``FieldLayer.NORM_EPSILON``, 1e-6; see :class:`FieldLayer`).  Saved
+            models keep the value they were built with (before this default,
+            1e-12).
         **kwargs: base ``keras.layers.Layer`` arguments.
 
     Input shape:
@@ -38,32 +42,24 @@ class InvariantPooling(keras.layers.Layer):
     (2, 6)
     """
 
-    def __init__(self, fields, mode="mean", epsilon=1e-12, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, fields, mode="mean", epsilon=FieldLayer.NORM_EPSILON, **kwargs):
+        super().__init__(fields, **kwargs)
         if mode not in ("mean", "max"):
             raise ValueError(f"`mode` must be 'mean' or 'max', got {mode!r}.")
-        self.fields = FieldType(fields)
         self.mode = mode
         self.epsilon = float(epsilon)
         field_orders = self.fields.field_orders
         scalar_fields = np.flatnonzero(field_orders == 0)
         vector_fields = np.flatnonzero(field_orders > 0)
         self._scalar_channels = np.flatnonzero(self.fields.channel_orders == 0)
-        # [dim, n_vector_fields]: sums the squares of each non-scalar field.
-        self._sum_matrix = spread_matrix(self.fields, vector_fields).T
+        self._vector_fields = vector_fields
         # Features are computed as [scalar fields, vector fields]; this restores
         # the field order.
         order = np.argsort(np.concatenate([scalar_fields, vector_fields]))
         self._ungroup = None if np.array_equal(order, np.arange(len(order))) else order
 
     def build(self, input_shape):
-        channels = input_shape[-1]
-        if channels != self.fields.dim:
-            raise ValueError(
-                f"Layer '{self.name}' (InvariantPooling) expects fields="
-                f"{str(self.fields)!r} ({self.fields.dim} channels), but the input "
-                f"has {channels} channels."
-            )
+        self.check_input_channels(input_shape)
 
     def call(self, inputs):
         axes = tuple(range(1, len(inputs.shape) - 1))
@@ -73,10 +69,8 @@ class InvariantPooling(keras.layers.Layer):
             # Pool first, then pick the scalar channels of the small [batch, dim].
             pooled = reduce(inputs, axis=axes)
             parts.append(ops.take(pooled, self._scalar_channels, axis=-1))
-        if self._sum_matrix.shape[1]:
-            dtype = keras.backend.result_type(inputs.dtype, "float32")
-            squares = ops.square(ops.cast(inputs, dtype))
-            norms = ops.sqrt(_matmul_last(squares, self._sum_matrix) + self.epsilon)
+        if len(self._vector_fields):
+            norms = field_norms(inputs, self.fields, self._vector_fields, self.epsilon)
             parts.append(ops.cast(reduce(norms, axis=axes), inputs.dtype))
         pooled = ops.concatenate(parts, axis=-1) if len(parts) > 1 else parts[0]
         if self._ungroup is not None:
@@ -85,6 +79,45 @@ class InvariantPooling(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.fields.num_fields)
+
+    def to_stock_keras(self, input_shape=None, name=None):
+        """``GlobalAveragePooling3D`` / ``GlobalMaxPooling3D`` of the input (for the
+        scalars) and of the field norms (built as in
+        :meth:`NormActivation.to_stock_keras`), then a fixed ``Dense`` putting the
+        features in field order.  See :meth:`FieldLayer.to_stock_keras`.
+        """
+        ft = self.fields
+        x = stock.stock_input(self, input_shape, ft.dim)
+        name = name or self.name
+        pool = (
+            keras.layers.GlobalAveragePooling3D
+            if self.mode == "mean"
+            else keras.layers.GlobalMaxPooling3D
+        )
+        pooled, columns = [], []  # columns: field of each pooled feature (-1: unused)
+        if len(self._scalar_channels):
+            pooled.append(stock.apply(pool, x, f"{name}_pool_scalars"))
+            columns += [
+                f if ft.channel_orders[c] == 0 else -1
+                for c, f in enumerate(ft.channel_fields)
+            ]
+        if len(self._vector_fields):
+            norms = stock.field_norms(x, ft, self._vector_fields, self.epsilon, name)[0]
+            pooled.append(stock.apply(pool, norms, f"{name}_pool_norms"))
+            columns += list(self._vector_fields)
+        if len(pooled) > 1:
+            pooled = stock.apply(
+                keras.layers.Concatenate, pooled, f"{name}_concat", axis=-1
+            )
+        else:
+            pooled = pooled[0]
+        matrix = np.zeros((len(columns), ft.num_fields))
+        for i, f in enumerate(columns):
+            if f >= 0:
+                matrix[i, f] = 1.0
+        if not np.array_equal(matrix, np.eye(len(columns))):
+            pooled = stock.dense(pooled, f"{name}_fields", matrix)
+        return keras.Model(x, pooled, name=name)
 
     def get_config(self):
         config = super().get_config()

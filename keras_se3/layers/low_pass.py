@@ -6,6 +6,8 @@ import keras
 import numpy as np
 from keras import ops
 
+import keras_se3.layers.stock as stock
+
 
 def paper_sigma(factor):
     """The paper's low-pass width for downsampling by ``factor``: ``0.5 sqrt(f^2 - 1)``.
@@ -209,6 +211,77 @@ class LowPassDownsampling3D(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         spatial = [self._output_size(n) for n in input_shape[1:4]]
         return (input_shape[0], *spatial, input_shape[4])
+
+    def to_stock_keras(self, input_shape=None, name=None):
+        """Stock layers computing this filter (the export hook of
+        :func:`keras_se3.collapse`; arguments and result as in
+        ``FieldLayer.to_stock_keras``).
+
+        ``"average"``: an ``AveragePooling3D``.  ``"gaussian"``: per axis, a
+        ``ZeroPadding3D`` and the symmetric filter written as a sum of nested box
+        filters (``Cropping3D``, ``AveragePooling3D`` with the subsampling stride,
+        ``Rescaling``, ``Add``): depthwise, ``O(channels)`` per voxel like the
+        original.  No layer at all when the filter is the identity.
+        """
+        channels = None if input_shape is None else input_shape[-1]
+        x = inputs = stock.stock_input(self, input_shape, channels)
+        name = name or self.name
+        f = self.factor if self.subsample else 1
+        w = self.blur_kernel_1d()
+        if f == 1 and len(w) == 1:
+            return keras.Model(inputs, inputs, name=name)
+        if self.method == "average":
+            y = stock.apply(
+                keras.layers.AveragePooling3D, x, name, pool_size=f, strides=f
+            )
+            return keras.Model(inputs, y, name=name)
+        p = (len(w) - 1) // 2
+        # Symmetric filter = sum over r of c_r * (box of width 2r + 1), nested boxes.
+        half = np.append(w[p:], 0.0)
+        coeffs = [(2 * r + 1) * (half[r] - half[r + 1]) for r in range(p + 1)]
+        for axis, label in enumerate("xyz"):
+            pads = [(0, 0)] * 3
+            pads[axis] = (p, p)
+            padded = stock.apply(
+                keras.layers.ZeroPadding3D,
+                x,
+                f"{name}_pad_{label}",
+                padding=tuple(pads),
+            )
+            terms = []
+            for r, c in enumerate(coeffs):
+                if c == 0.0:
+                    continue
+                piece = padded
+                if p - r:
+                    crop = [(0, 0)] * 3
+                    crop[axis] = (p - r, p - r)
+                    piece = stock.apply(
+                        keras.layers.Cropping3D,
+                        piece,
+                        f"{name}_crop_{label}{r}",
+                        cropping=tuple(crop),
+                    )
+                size, stride = [1, 1, 1], [1, 1, 1]
+                size[axis], stride[axis] = 2 * r + 1, f
+                if size[axis] > 1 or f > 1:
+                    piece = stock.apply(
+                        keras.layers.AveragePooling3D,
+                        piece,
+                        f"{name}_box_{label}{r}",
+                        pool_size=tuple(size),
+                        strides=tuple(stride),
+                    )
+                terms.append(
+                    stock.apply(
+                        keras.layers.Rescaling,
+                        piece,
+                        f"{name}_scale_{label}{r}",
+                        scale=c,
+                    )
+                )
+            x = stock.add(terms, f"{name}_sum_{label}")
+        return keras.Model(inputs, x, name=name)
 
     def get_config(self):
         config = super().get_config()

@@ -4,9 +4,11 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_se3.field_type import FieldType
-from keras_se3.layers.gate import (
-    _matmul_last,
+import keras_se3.layers.stock as stock
+from keras_se3.layers.field_layer import (
+    FieldLayer,
+    channel_matmul,
+    field_norms,
     place_channels,
     select_channels,
     spread_matrix,
@@ -14,14 +16,14 @@ from keras_se3.layers.gate import (
 
 
 @keras.saving.register_keras_serializable(package="keras_se3")
-class NormActivation(keras.layers.Layer):
+class NormActivation(FieldLayer):
     """Norm nonlinearity: rescale each non-scalar field by a function of its norm.
 
     Scalar fields ``s`` become ``activation(s + b)``; each non-scalar field ``v``
     becomes ``activation(|v| + b) * v / |v|`` (its direction kept, its length
     passed through the activation), with one bias per field.  The norm is the
-    smooth ``|v| = sqrt(sum v^2 + epsilon)``, so value and gradient stay finite at
-    ``v = 0`` (the output there is 0).
+    smooth ``|v| = sqrt(sum v^2 + epsilon)`` of :class:`FieldLayer`, so value and
+    gradient stay finite at ``v = 0`` (the output there is 0).
 
     Args:
         fields: field type of input and output (``FieldType``, string like
@@ -29,7 +31,8 @@ class NormActivation(keras.layers.Layer):
         activation: any Keras activation (None for the identity).
         use_bias: learn one bias per field (the weight ``bias``, in field order).
         bias_initializer: initializer of the bias.
-        epsilon: added to the squared norm.
+        epsilon: added to the squared norm (default
+            ``FieldLayer.NORM_EPSILON``, 1e-6; see :class:`FieldLayer`).
         **kwargs: base ``keras.layers.Layer`` arguments.
 
     Input shape:
@@ -51,11 +54,10 @@ class NormActivation(keras.layers.Layer):
         activation="relu",
         use_bias=True,
         bias_initializer="zeros",
-        epsilon=1e-6,
+        epsilon=FieldLayer.NORM_EPSILON,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        self.fields = FieldType(fields)
+        super().__init__(fields, **kwargs)
         self.activation = keras.activations.get(activation)
         self.use_bias = bool(use_bias)
         self.bias_initializer = keras.initializers.get(bias_initializer)
@@ -70,13 +72,7 @@ class NormActivation(keras.layers.Layer):
         self.bias = None
 
     def build(self, input_shape):
-        channels = input_shape[-1]
-        if channels != self.fields.dim:
-            raise ValueError(
-                f"Layer '{self.name}' (NormActivation) expects fields="
-                f"{str(self.fields)!r} ({self.fields.dim} channels), but the input "
-                f"has {channels} channels."
-            )
+        self.check_input_channels(input_shape)
         if self.use_bias:
             self.bias = self.add_weight(
                 name="bias",
@@ -89,16 +85,14 @@ class NormActivation(keras.layers.Layer):
         dim = self.fields.dim
         outputs = None
         if len(self._vector_fields):
-            # Norms in float32 at least (a float16 epsilon would underflow).
-            dtype = keras.backend.result_type(inputs.dtype, "float32")
-            squares = ops.square(ops.cast(inputs, dtype))
-            norms = ops.sqrt(_matmul_last(squares, self._spread.T) + self.epsilon)
+            norms = field_norms(inputs, self.fields, self._vector_fields, self.epsilon)
+            dtype = norms.dtype  # float32 at least
             lengths = norms
             if self.bias is not None:
                 bias = ops.take(self.bias, self._vector_fields)
                 lengths = norms + ops.cast(bias, dtype)
             factors = self.activation(lengths) / norms
-            factors = _matmul_last(ops.cast(factors, inputs.dtype), self._spread)
+            factors = channel_matmul(ops.cast(factors, inputs.dtype), self._spread)
             outputs = inputs * factors  # 0 on scalar channels
         if len(self._scalar_fields):
             scalars = select_channels(inputs, self._scalar_channels)
@@ -112,6 +106,42 @@ class NormActivation(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
+
+    def to_stock_keras(self, input_shape=None, name=None):
+        """Per non-scalar field: a fixed ``Dense`` picking its channels plus the
+        constant ``sqrt(epsilon)``, ``UnitNormalization`` (``v / |v|``) and
+        ``|v| = sum(v * v / |v|)``; then ``Activation``, ``Multiply``; scalars
+        through ``Dense`` / ``Activation``.  See :meth:`FieldLayer.to_stock_keras`.
+        """
+        ft, dim = self.fields, self.fields.dim
+        x = stock.stock_input(self, input_shape, dim)
+        name = name or self.name
+        bias = None if self.bias is None else stock.numpy(self.bias)
+        parts = []
+        vector_fields = self._vector_fields
+        if len(vector_fields):
+            norms, units, spread, to_channels = stock.field_norms(
+                x, ft, vector_fields, self.epsilon, name
+            )
+            n_bias = None if bias is None else bias[vector_fields]
+            lengths = stock.dense(
+                norms, f"{name}_lengths", np.eye(len(vector_fields)), n_bias
+            )
+            lengths = stock.apply(
+                keras.layers.Activation, lengths, f"{name}_norm_act", self.activation
+            )
+            factors = stock.dense(lengths, f"{name}_spread", spread)
+            scaled = stock.apply(
+                keras.layers.Multiply, [units, factors], f"{name}_scaled"
+            )
+            parts.append(stock.dense(scaled, f"{name}_vectors", to_channels))
+        if len(self._scalar_fields):
+            s_bias = None if bias is None else bias[self._scalar_fields]
+            ch = self._scalar_channels
+            parts.append(
+                stock.scalar_activation(x, dim, ch, s_bias, self.activation, name)
+            )
+        return keras.Model(x, stock.add(parts, f"{name}_sum"), name=name)
 
     def get_config(self):
         config = super().get_config()

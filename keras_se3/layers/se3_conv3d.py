@@ -6,6 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
+import keras_se3.layers.stock as stock
 from keras_se3.basis import (
     basis_size,
     get_basis_config,
@@ -15,44 +16,20 @@ from keras_se3.basis import (
     serialize_basis,
 )
 from keras_se3.field_type import FieldType
+from keras_se3.layers.conv_utils import (
+    constant_initializer,
+    normalize_padding,
+    normalize_triple,
+    segmented_initializer,
+    ungroup_index,
+)
+from keras_se3.layers.field_layer import FieldLayer, scalar_bias
 
 PARAMETRIZATIONS = ("unit_basis", "scaled_basis")
 
 
-def _triple(value, name):
-    values = (value,) * 3 if np.ndim(value) == 0 else tuple(value)
-    if len(values) != 3 or not all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
-        for v in values
-    ):
-        raise ValueError(
-            f"`{name}` must be a positive int or 3 positive ints, got {value!r}."
-        )
-    return tuple(int(v) for v in values)
-
-
-def _normalize_padding(padding):
-    if isinstance(padding, str):
-        if padding.lower() not in ("same", "valid"):
-            raise ValueError(
-                f"`padding` must be 'same', 'valid', or a non-negative int (or 3), "
-                f"got {padding!r}."
-            )
-        return padding.lower()
-    values = (padding,) * 3 if np.ndim(padding) == 0 else tuple(padding)
-    if len(values) != 3 or not all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0
-        for v in values
-    ):
-        raise ValueError(
-            f"`padding` must be 'same', 'valid', or a non-negative int (or 3), "
-            f"got {padding!r}."
-        )
-    return tuple(int(v) for v in values)
-
-
 @keras.saving.register_keras_serializable(package="keras_se3")
-class SE3Conv3D(keras.layers.Layer):
+class SE3Conv3D(FieldLayer):
     """SE(3)-equivariant 3D convolution between fields of given types.
 
     The kernel is a learned combination of a fixed steerable basis
@@ -146,9 +123,9 @@ class SE3Conv3D(keras.layers.Layer):
         self.in_fields = None if in_fields is None else FieldType(in_fields)
         self.kernel_size = normalize_kernel_size(kernel_size)
         self.basis = get_basis_config(basis)
-        self.strides = _triple(strides, "strides")
-        self.padding = _normalize_padding(padding)
-        self.dilation_rate = _triple(dilation_rate, "dilation_rate")
+        self.strides = normalize_triple(strides, "strides")
+        self.padding = normalize_padding(padding)
+        self.dilation_rate = normalize_triple(dilation_rate, "dilation_rate")
         self.spacing = normalize_spacing(spacing)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = (
@@ -183,12 +160,13 @@ class SE3Conv3D(keras.layers.Layer):
             )
         if self.in_fields is None:
             self.in_fields = FieldType([(int(channels), 0)])
-        if channels != self.in_fields.dim:
-            raise ValueError(
-                f"Layer '{self.name}' expects in_fields={str(self.in_fields)!r} "
-                f"({self.in_fields.dim} channels), but the input has {channels} "
-                "channels. Pass the right `in_fields` or fix the input."
-            )
+        self.check_input_channels(
+            input_shape,
+            self.in_fields,
+            label="in_fields",
+            hint="Pass the right `in_fields` or fix the input.",
+        )
+        self._output_spatial(input_shape)  # a grid too small for the kernel
         spacing = self._sampling_spacing()
         in_orders = sorted(set(self.in_fields.field_orders))
         out_orders = sorted(set(self.out_fields.field_orders))
@@ -243,13 +221,13 @@ class SE3Conv3D(keras.layers.Layer):
         self.basis_kernels = self.add_weight(
             name="basis_kernels",
             shape=(basis_offset,),
-            initializer=_constant(np.concatenate(basis_parts)),
+            initializer=constant_initializer(np.concatenate(basis_parts)),
             trainable=False,
         )
         self.coefficients = self.add_weight(
             name="coefficients",
             shape=(coefficient_offset,),
-            initializer=_segmented(coefficient_inits),
+            initializer=segmented_initializer(coefficient_inits),
             regularizer=self.kernel_regularizer,
             constraint=self.kernel_constraint,
             trainable=True,
@@ -257,8 +235,8 @@ class SE3Conv3D(keras.layers.Layer):
         self._in_orders, self._out_orders = in_orders, out_orders
         # The kernel is assembled with channels grouped by order; these gathers put
         # the channels back in the field types' order (None when already there).
-        self._in_gather = _ungroup_index(self.in_fields, in_orders)
-        self._out_gather = _ungroup_index(self.out_fields, out_orders)
+        self._in_gather = ungroup_index(self.in_fields, in_orders)
+        self._out_gather = ungroup_index(self.out_fields, out_orders)
         scalars = self.out_fields.channels_of_order(0)
         if self.use_bias and len(scalars):
             self.bias = self.add_weight(
@@ -269,7 +247,7 @@ class SE3Conv3D(keras.layers.Layer):
                 constraint=self.bias_constraint,
                 trainable=True,
             )
-            # Channel c takes bias[index[c]]; non-scalar channels take the appended 0.
+            # Only for benchmarks/export.py; the layer uses scalar_bias().
             index = np.full(self.out_fields.dim, len(scalars))
             index[scalars] = np.arange(len(scalars))
             self._bias_index = index
@@ -321,6 +299,8 @@ class SE3Conv3D(keras.layers.Layer):
         return self.padding
 
     def call(self, inputs):
+        # Static sizes: a clear error instead of the backend's on a small grid.
+        self._output_spatial(inputs.shape)
         kernel = self.kernel
         pad = self._explicit_padding()
         if self.padding == "same" and self.strides == (1, 1, 1):
@@ -339,15 +319,21 @@ class SE3Conv3D(keras.layers.Layer):
             dilation_rate=self.dilation_rate,
         )
         if self.bias is not None:
-            bias = ops.concatenate([self.bias, ops.zeros((1,), dtype=self.bias.dtype)])
-            outputs = outputs + ops.take(bias, self._bias_index)
+            outputs = outputs + scalar_bias(self.bias, self.out_fields)
         return outputs
 
-    def compute_output_shape(self, input_shape):
+    def _output_spatial(self, input_shape):
+        """Output sizes of the three spatial axes (``None`` where unknown)."""
         pad = self._explicit_padding() or (0, 0, 0)
         spatial = []
-        for n, k, s, r, p in zip(
-            input_shape[1:4], self.kernel_size, self.strides, self.dilation_rate, pad
+        for axis, (n, k, s, r, p) in enumerate(
+            zip(
+                input_shape[1:4],
+                self.kernel_size,
+                self.strides,
+                self.dilation_rate,
+                pad,
+            )
         ):
             if n is None:
                 spatial.append(None)
@@ -355,11 +341,48 @@ class SE3Conv3D(keras.layers.Layer):
             size = (n + 2 * p - r * (k - 1) - 1) // s + 1
             if size <= 0:
                 raise ValueError(
-                    f"Layer '{self.name}': a spatial axis of size {n} is too small "
-                    f"for kernel {k} (dilation {r}) with padding {self.padding!r}."
+                    f"Layer '{self.name}': spatial axis {axis + 1} of the input has "
+                    f"size {n}, too small for kernel size {k} (dilation {r}, extent "
+                    f"{r * (k - 1) + 1}) with padding={self.padding!r}: there is no "
+                    "output position. Use padding='same', a smaller kernel_size, or "
+                    "a larger input grid."
                 )
             spatial.append(size)
+        return spatial
+
+    def compute_output_shape(self, input_shape):
+        spatial = self._output_spatial(input_shape)
         return (input_shape[0], *spatial, self.out_fields.dim)
+
+    def to_stock_keras(self, input_shape=None, name=None):
+        """A ``Conv3D`` holding the assembled kernel and the scalar bias (after a
+        ``ZeroPadding3D`` where the padding is explicit).  See
+        :meth:`FieldLayer.to_stock_keras`."""
+        inputs = x = stock.stock_input(self, input_shape, self.in_fields.dim)
+        name = name or self.name
+        weights = [stock.numpy(self.kernel)]
+        if self.bias is not None:
+            weights.append(stock.numpy(scalar_bias(self.bias, self.out_fields)))
+        padding = "same"  # for odd kernels at stride 1, Keras's is symmetric
+        if not (self.padding == "same" and self.strides == (1, 1, 1)):
+            padding, pad = "valid", self._explicit_padding()
+            if pad is not None and any(pad):
+                x = stock.apply(
+                    keras.layers.ZeroPadding3D, x, f"{name}_pad", padding=pad
+                )
+        y = stock.apply(
+            keras.layers.Conv3D,
+            x,
+            name,
+            self.out_fields.dim,
+            self.kernel_size,
+            strides=self.strides,
+            padding=padding,
+            dilation_rate=self.dilation_rate,
+            use_bias=self.bias is not None,
+            weights=weights,
+        )
+        return keras.Model(inputs, y, name=name)
 
     def get_config(self):
         config = super().get_config()
@@ -390,28 +413,3 @@ class SE3Conv3D(keras.layers.Layer):
             }
         )
         return config
-
-
-def _constant(array):
-    def initializer(shape, dtype=None):
-        return ops.convert_to_tensor(array, dtype=dtype)
-
-    return initializer
-
-
-def _segmented(parts):
-    """Initializer of the flat coefficients: each pair's own initializer and shape."""
-
-    def initializer(shape, dtype=None):
-        values = [ops.reshape(init(part, dtype=dtype), (-1,)) for init, part in parts]
-        return ops.concatenate(values)
-
-    return initializer
-
-
-def _ungroup_index(field_type, orders):
-    """Gather index from the by-order grouped channel layout to the real one."""
-    grouped = np.concatenate([field_type.channels_of_order(l) for l in orders])
-    if np.array_equal(grouped, np.arange(field_type.dim)):
-        return None
-    return np.argsort(grouped)

@@ -1,8 +1,11 @@
 """`SE3Conv3DTranspose`: the equivariant transposed (up-sampling) convolution."""
 
 import keras
+import numpy as np
 from keras import ops
 
+import keras_se3.layers.stock as stock
+from keras_se3.layers.field_layer import scalar_bias
 from keras_se3.layers.se3_conv3d import SE3Conv3D
 
 
@@ -72,8 +75,7 @@ class SE3Conv3DTranspose(SE3Conv3D):
             ]
             outputs = outputs[:, crop[0], crop[1], crop[2], :]
         if self.bias is not None:
-            bias = ops.concatenate([self.bias, ops.zeros((1,), dtype=self.bias.dtype)])
-            outputs = outputs + ops.take(bias, self._bias_index)
+            outputs = outputs + scalar_bias(self.bias, self.out_fields)
         return outputs
 
     def compute_output_shape(self, input_shape):
@@ -85,6 +87,32 @@ class SE3Conv3DTranspose(SE3Conv3D):
                 size = s * (n - 1) + 1
                 spatial.append(size if self.padding == "same" else size + k - 1)
         return (input_shape[0], *spatial, self.out_fields.dim)
+
+    def to_stock_keras(self, input_shape=None, name=None):
+        """A ``Conv3DTranspose`` holding the assembled kernel and the scalar bias,
+        then (``padding="same"``) a ``Cropping3D`` of the kernel's half-width.
+        See :meth:`FieldLayer.to_stock_keras`."""
+        x = stock.stock_input(self, input_shape, self.in_fields.dim)
+        name = name or self.name
+        # Conv3DTranspose wants [kx, ky, kz, C_out, C_in].
+        weights = [np.transpose(stock.numpy(self.kernel), (0, 1, 2, 4, 3))]
+        if self.bias is not None:
+            weights.append(stock.numpy(scalar_bias(self.bias, self.out_fields)))
+        y = stock.apply(
+            keras.layers.Conv3DTranspose,
+            x,
+            name,
+            self.out_fields.dim,
+            self.kernel_size,
+            strides=self.strides,
+            padding="valid",
+            use_bias=self.bias is not None,
+            weights=weights,
+        )
+        crop = tuple(((k - 1) // 2,) * 2 for k in self.kernel_size)
+        if self.padding == "same" and any(c for c, _ in crop):
+            y = stock.apply(keras.layers.Cropping3D, y, f"{name}_crop", cropping=crop)
+        return keras.Model(x, y, name=name)
 
     def get_config(self):
         config = super().get_config()

@@ -2,6 +2,7 @@
 
 import keras
 
+import keras_se3.layers.stock as stock
 from keras_se3.field_type import FieldType
 from keras_se3.layers.field_batch_norm import FieldBatchNormalization
 from keras_se3.layers.field_dropout import FieldDropout
@@ -217,6 +218,15 @@ class SE3GatedConv3D(keras.layers.Layer):
         for stage in self._stages():
             shape = stage.compute_output_shape(shape)
         return shape
+
+    def to_stock_keras(self, input_shape=None, name=None):
+        """Its stages' stock models in a row (the convolution's, the batch
+        norm's, ...; see ``FieldLayer.to_stock_keras``), their layers
+        named ``f"{name}_{stage}..."``."""
+        inputs = stock.stock_input(self, input_shape, self.in_fields.dim)
+        name = name or self.name
+        outputs = stock.chain(inputs, self._stages(), name)
+        return keras.Model(inputs, outputs, name=name)
 
     def get_config(self):
         config = super().get_config()

@@ -2,6 +2,7 @@
 
 import keras
 
+import keras_se3.layers.stock as stock
 from keras_se3.field_type import FieldType
 from keras_se3.layers.field_batch_norm import FieldBatchNormalization
 from keras_se3.layers.low_pass import LowPassDownsampling3D
@@ -188,6 +189,26 @@ class SE3ResidualBlock(keras.layers.Layer):
             if self.shortcut_norm is not None:
                 skip = self.shortcut_norm(skip, training=training)
         return x + skip
+
+    def to_stock_keras(self, input_shape=None, name=None):
+        """The stock models of both paths' stages (see
+        ``FieldLayer.to_stock_keras``), their layers named
+        ``f"{name}_{stage}..."``, and an ``Add``."""
+        inputs = stock.stock_input(self, input_shape, self.in_fields.dim)
+        name = name or self.name
+        main = [self.gated, self.conv, self.norm]
+        main = stock.chain(inputs, [s for s in main if s is not None], name)
+        skip = inputs
+        if self.shortcut is not None:
+            stages = [
+                self.shortcut_blur,
+                self.shortcut,
+                self.shortcut_pool,
+                self.shortcut_norm,
+            ]
+            skip = stock.chain(inputs, [s for s in stages if s is not None], name)
+        y = stock.apply(keras.layers.Add, [main, skip], f"{name}_add")
+        return keras.Model(inputs, y, name=name)
 
     def compute_output_shape(self, input_shape):
         shape = self.gated.compute_output_shape(input_shape)

@@ -289,3 +289,130 @@ def test_unsupported_models_and_layers_raise():
         keras_se3.collapse(sub)
     with pytest.raises(ValueError, match="keras.Model"):
         keras_se3.collapse(SE3Conv3D("1x0", 3))
+
+
+def test_lambda_layer_gets_a_clear_error():
+    inputs = keras.Input((5, 5, 5, 1))
+    x = SE3Conv3D("1x0", 3, name="conv")(inputs)
+    model = keras.Model(
+        inputs, keras.layers.Lambda(lambda t: t * 2.0, name="double")(x)
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"layer 'double' of type Lambda cannot be collapsed; a Lambda holds "
+        r"Python code.*keras\.ops calls",
+    ):
+        keras_se3.collapse(model)
+
+
+class _Twice(keras.layers.Layer):
+    """A custom layer that exports itself: collapse needs nothing else."""
+
+    def call(self, x):
+        return x * 2.0
+
+    def to_stock_keras(self, input_shape=None, name=None):
+        inputs = keras.Input(input_shape)
+        scaled = keras.layers.Rescaling(2.0, name=name or self.name)(inputs)
+        return keras.Model(inputs, scaled)
+
+
+class _Unexported(keras_se3.layers.field_layer.FieldLayer):
+    def call(self, x):
+        return x
+
+
+def test_a_custom_layer_with_to_stock_keras_is_collapsed(rng):
+    inputs = keras.Input((5, 5, 5, 2))
+    x = SE3Conv3D("1x0 + 1x1", 3, in_fields="2x0", name="conv")(inputs)
+    model = keras.Model(inputs, _Twice(name="twice")(x))
+    collapsed = keras_se3.collapse(model)
+    _stock_only(collapsed)
+    assert "twice" in [layer.name for layer in collapsed.layers]
+    assert _parity(model, collapsed, rng.normal(size=(2, 5, 5, 5, 2))) <= TOL
+    # A field layer that does not implement it gets told to.
+    model = keras.Model(inputs, _Unexported("2x0", name="plain")(inputs))
+    with pytest.raises(ValueError, match="'plain'.*to_stock_keras.*not implemented"):
+        keras_se3.collapse(model)
+
+
+@pytest.mark.parametrize(
+    "make, shape, steps",
+    [
+        (
+            lambda: SE3Conv3D("1x0 + 1x1", 3, in_fields="1x1", padding=2),
+            (2, 6, 6, 6, 3),
+            0,
+        ),
+        (lambda: SE3Conv3D("2x0", 3, strides=2, dilation_rate=1), (2, 7, 7, 7, 1), 0),
+        (
+            lambda: SE3Conv3DTranspose("1x0 + 1x1", 3, in_fields="2x0", strides=2),
+            (2, 4, 4, 4, 2),
+            0,
+        ),
+        (lambda: Gate("2x0 + 1x1 + 1x2"), (2, 4, 4, 4, 12), 0),
+        (
+            lambda: NormActivation("1x0 + 1x1 + 1x2", activation="softplus"),
+            (2, 4, 4, 4, 9),
+            0,
+        ),
+        (lambda: InvariantPooling("1x1 + 2x0", mode="max"), (2, 4, 4, 4, 5), 0),
+        (lambda: FieldBatchNormalization("1x0 + 1x1"), (2, 4, 4, 4, 4), 2),
+        (lambda: FieldDropout("1x0 + 1x1", 0.5), (2, 4, 4, 4, 4), 0),
+        (lambda: LowPassDownsampling3D(2), (2, 9, 9, 9, 3), 0),
+        (
+            lambda: SE3GatedConv3D(
+                "1x0 + 1x1", 3, in_fields="2x0", batch_norm=True, strides=2
+            ),
+            (2, 7, 7, 7, 2),
+            2,
+        ),
+        (
+            lambda: SE3ResidualBlock(
+                "1x0 + 1x1",
+                3,
+                in_fields="2x0",
+                strides=2,
+                downsampling="average",
+                batch_norm=True,
+            ),
+            (2, 8, 8, 8, 2),
+            2,
+        ),
+    ],
+    ids=[
+        "conv-padded",
+        "conv-strided",
+        "transpose",
+        "gate",
+        "norm-activation",
+        "pooling",
+        "batch-norm",
+        "dropout",
+        "low-pass",
+        "gated-block",
+        "residual-block",
+    ],
+)
+def test_every_layer_exports_itself(make, shape, steps, rng):
+    keras.utils.set_random_seed(6)
+    inputs = keras.Input(shape[1:])
+    layer = make()
+    model = keras.Model(inputs, layer(inputs))
+    _randomize(model, rng)
+    _update_bn_statistics(model, shape, rng, steps=steps)
+    stock = layer.to_stock_keras()
+    _stock_only(stock)
+    assert stock.name == layer.name
+    x = rng.normal(size=shape).astype("float32")
+    reference = np.asarray(layer(x, training=False))
+    assert relative_error([reference], [np.asarray(stock(x))]) <= TOL
+    # Named after the layer, or after `name`.
+    renamed = layer.to_stock_keras(shape[1:], name="renamed")
+    assert renamed.name == "renamed"
+    names = [
+        layer.name
+        for layer in renamed.layers
+        if not isinstance(layer, keras.layers.InputLayer)
+    ]
+    assert all(name.startswith("renamed") for name in names), names

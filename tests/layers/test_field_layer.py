@@ -1,0 +1,99 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_se3 import FieldType
+from keras_se3.layers import (
+    FieldBatchNormalization,
+    FieldDropout,
+    Gate,
+    InvariantPooling,
+    NormActivation,
+    SE3Conv3D,
+    SE3Conv3DTranspose,
+)
+from keras_se3.layers.field_layer import FieldLayer, field_norms, scalar_bias
+
+EPS = FieldLayer.NORM_EPSILON
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        Gate("1x0 + 1x1"),
+        NormActivation("1x0 + 1x1"),
+        InvariantPooling("1x0 + 1x1"),
+        FieldBatchNormalization("1x0 + 1x1"),
+        FieldDropout("1x0 + 1x1", 0.1),
+        SE3Conv3D("1x0 + 1x1", 3),
+        SE3Conv3DTranspose("1x0 + 1x1", 3),
+    ],
+    ids=lambda layer: type(layer).__name__,
+)
+def test_every_field_layer_shares_the_base(layer):
+    assert isinstance(layer, FieldLayer)
+    assert type(layer).to_stock_keras is not FieldLayer.to_stock_keras
+
+
+def test_one_epsilon_for_every_field_norm():
+    assert EPS == 1e-6
+    assert NormActivation("1x1").epsilon == InvariantPooling("1x1").epsilon == EPS
+    # At v = 0 every norm is sqrt(epsilon), in the pooling and the activation.
+    zeros = np.zeros((1, 3, 3, 3, 8), "float32")
+    pooled = np.asarray(InvariantPooling("1x1 + 1x2")(zeros))
+    np.testing.assert_allclose(pooled, np.sqrt(EPS), rtol=1e-6)
+    norms = np.asarray(field_norms(zeros, FieldType("1x1 + 1x2"), [0, 1], EPS))
+    np.testing.assert_allclose(norms, np.sqrt(EPS), rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "mixed_bfloat16"])
+def test_gradients_at_zero_are_finite_and_bounded(dtype):
+    """The gain of v / |v| at v = 0 is (b + sqrt(eps)) / sqrt(eps), ~1e3 for b = 1."""
+    layer = NormActivation("1x1", activation=None, bias_initializer="ones", dtype=dtype)
+    pool = InvariantPooling("1x1", dtype=dtype)
+    x = tf.zeros((1, 2, 2, 2, 3))
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        y = tf.reduce_sum(tf.cast(layer(x), "float32"))
+        p = tf.reduce_sum(tf.cast(pool(x), "float32"))
+    grad = np.asarray(tape.gradient(y, x), "float64")
+    expected = (1.0 + np.sqrt(EPS)) / np.sqrt(EPS)
+    rtol = 1e-5 if dtype == "float32" else 1e-2
+    np.testing.assert_allclose(grad, expected, rtol=rtol)
+    pool_grad = np.asarray(tape.gradient(p, x), "float64")
+    assert np.all(np.isfinite(pool_grad)) and np.all(pool_grad == 0)
+
+
+def test_scalar_bias_touches_only_scalar_channels():
+    fields = FieldType("1x1 + 2x0 + 1x2 + 1x0")
+    bias = np.asarray(scalar_bias(np.array([1.0, 2.0, 3.0], "float32"), fields))
+    expected = np.zeros(fields.dim)
+    expected[[3, 4, 10]] = [1.0, 2.0, 3.0]
+    np.testing.assert_array_equal(bias, expected)
+
+
+def test_channel_check_names_type_channels_and_fix():
+    layer = NormActivation("1x0 + 1x1", name="act")
+    with pytest.raises(
+        ValueError,
+        match=r"Layer 'act' \(NormActivation\) expects fields='1x0 \+ 1x1' "
+        r"\(4 channels\), but the input has 3 channels\. Pass",
+    ):
+        layer(np.zeros((1, 3, 3, 3, 3), "float32"))
+
+
+def test_unbuilt_layer_cannot_export():
+    with pytest.raises(ValueError, match="not built.*call it on data"):
+        Gate("1x0").to_stock_keras()
+
+
+def test_saved_configs_keep_their_epsilon(tmp_path):
+    """A model saved with the old InvariantPooling default (1e-12) keeps it."""
+    inputs = keras.Input((3, 3, 3, 3))
+    model = keras.Model(inputs, InvariantPooling("1x1", epsilon=1e-12)(inputs))
+    model.save(tmp_path / "pool.keras")
+    loaded = keras.saving.load_model(tmp_path / "pool.keras")
+    assert loaded.layers[-1].epsilon == 1e-12
+    zeros = np.zeros((1, 3, 3, 3, 3), "float32")
+    np.testing.assert_allclose(np.asarray(loaded(zeros)), 1e-6, rtol=1e-6)
