@@ -33,7 +33,7 @@ from keras import ops  # noqa: E402
 from keras_se3 import collapse  # noqa: E402
 from keras_se3.export import to_onnx  # noqa: E402
 from keras_se3.export.exporters import relative_error  # noqa: E402
-from keras_se3.layers.gate import spread_matrix  # noqa: E402
+from keras_se3.layers.field_layer import scalar_bias, spread_matrix  # noqa: E402
 from keras_se3.models import cath_resnet, shrec17_net, tetris_net  # noqa: E402
 
 # (model builder, batch, grid); odd grids with (n - 1) divisible by the total stride.
@@ -80,10 +80,10 @@ def hand_written_tetris(model, grid):
         kernel = np.asarray(conv.kernel)
         bias = np.zeros(kernel.shape[-1], "float32")
         if conv.bias is not None:
-            bias += np.concatenate([np.asarray(conv.bias), [0.0]])[conv._bias_index]
+            bias += np.asarray(scalar_bias(conv.bias, conv.out_fields))
         fields = block.gate.fields
         scalars = np.flatnonzero(fields.channel_orders == 0)
-        n_gates = block.gate._n_gates
+        n_gates = np.count_nonzero(fields.field_orders > 0)
         if block.gate.bias is not None:
             bias[scalars] += np.asarray(block.gate.bias)
         if n_gates:

@@ -8,7 +8,7 @@ rotated by ``R`` (``x -> R x``) gives the voxel grid rotated by ``R``.
 
 Rotating the *coordinates* before voxelising is exact for any rotation (nothing is
 resampled); only the cube rotations can rotate a grid exactly afterwards
-(:func:`keras_se3.so3.rotate_grid`).
+(:func:`keras_se3.transforms.rotate_grid`).
 
 Every function exists twice: a TensorFlow version that runs inside
 ``tf.data.Dataset.map`` (graph mode, no Python loop over points) and a numpy twin

@@ -6,7 +6,7 @@ volume inside the (rotated) piece, estimated on a symmetric ``s^3`` sub-voxel
 lattice: the piece's *geometry* is rotated and re-voxelised, nothing is resampled.
 In the canonical orientation the cube faces lie on voxel faces, so the grid is exactly
 0/1 blocks; for the 24 cube rotations the result equals
-:func:`keras_se3.so3.rotate_grid` of the canonical grid bit for bit.
+:func:`keras_se3.transforms.rotate_grid` of the canonical grid bit for bit.
 
 ``style="box"`` keeps the equal cubes but centres the 4^3 box instead of the
 piece, as the paper's code places its pieces (off the grid centre, so that a

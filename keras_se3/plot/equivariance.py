@@ -63,8 +63,8 @@ def equivariance_errors(
 
     Norms are taken over the whole batch.  Rotations that map the voxel grid
     onto itself (multiples of 90 degrees about a coordinate axis, on a cubic
-    grid) use :func:`keras_se3.so3.rotate_grid`, which is exact; all others
-    resample with splines (:func:`keras_se3.so3.resample_grid`), so their error
+    grid) use :func:`keras_se3.transforms.rotate_grid`, which is exact; all others
+    resample with splines (:func:`keras_se3.transforms.resample_grid`), so their error
     includes the interpolation error of the grid, not only the model's.  For
     those, use smooth inputs that vanish outside the inscribed ball.
 
