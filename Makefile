@@ -9,7 +9,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 # 1.3x faster (docs/scaling.md). Set TF_ENABLE_ONEDNN_OPTS=0 to compare.
 export TF_ENABLE_ONEDNN_OPTS ?= 1
 
-SOURCES := keras_se3 tests examples benchmarks datasets docs/build_api.py setup.py
+SOURCES := conftest.py keras_se3 tests examples benchmarks datasets docs/build_api.py setup.py
 
 .PHONY: test demo lint format bench clean reference-check reference-parity reference-train reference-fixture
 
@@ -18,14 +18,17 @@ $(STAMP): setup.py
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
+# The docstring examples run too (conftest.py gives them np, keras, keras_se3).
 test: lint
 	$(PY) -m pytest -n 2 tests
+	$(PY) -m pytest -q -p no:randomly --doctest-modules keras_se3
 
 # While developing: every test but those marked `slow` (the end-to-end script runs
 # and the deep nets; pyproject.toml), in under 2 minutes on 2 cores.
 .PHONY: test-fast
 test-fast: $(STAMP)
 	$(PY) -m pytest -n 2 -m "not slow" tests
+	$(PY) -m pytest -q -p no:randomly --doctest-modules keras_se3
 
 # The main job: the paper's Tetris experiment in a reduced setting (17^3 grid, one
 # seed, steerable net and CNN), then collapse + ONNX export of the steerable net,

@@ -93,8 +93,9 @@ class SE3Conv3D(FieldLayer):
 
     Example:
 
+    >>> from keras_se3 import SE3Conv3D
     >>> layer = SE3Conv3D("4x0 + 2x1", kernel_size=5, in_fields="1x0")
-    >>> layer(np.zeros((2, 16, 16, 16, 1))).shape
+    >>> tuple(layer(np.zeros((2, 16, 16, 16, 1))).shape)
     (2, 16, 16, 16, 10)
     """
 

@@ -41,8 +41,9 @@ class SE3Conv3DTranspose(SE3Conv3D):
 
     Example:
 
+    >>> from keras_se3 import SE3Conv3DTranspose
     >>> up = SE3Conv3DTranspose("2x0 + 1x1", 3, in_fields="4x0", strides=2)
-    >>> up(np.zeros((1, 5, 5, 5, 4))).shape
+    >>> tuple(up(np.zeros((1, 5, 5, 5, 4))).shape)
     (1, 9, 9, 9, 5)
     """
 

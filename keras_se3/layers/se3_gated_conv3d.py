@@ -79,8 +79,9 @@ class SE3GatedConv3D(keras.layers.Layer):
 
     Example:
 
+    >>> from keras_se3 import SE3GatedConv3D
     >>> block = SE3GatedConv3D("16x0 + 8x1 + 4x2", kernel_size=5, strides=2)
-    >>> block(np.zeros((2, 17, 17, 17, 1))).shape
+    >>> tuple(block(np.zeros((2, 17, 17, 17, 1))).shape)
     (2, 9, 9, 9, 60)
     """
 

@@ -41,8 +41,9 @@ class SE3ResidualBlock(keras.layers.Layer):
 
     Example:
 
+    >>> from keras_se3 import SE3ResidualBlock
     >>> block = SE3ResidualBlock("2x0 + 2x1", 3, in_fields="2x0 + 2x1")
-    >>> block(np.zeros((1, 9, 9, 9, 8))).shape
+    >>> tuple(block(np.zeros((1, 9, 9, 9, 8))).shape)
     (1, 9, 9, 9, 8)
     """
 

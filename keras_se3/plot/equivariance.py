@@ -93,6 +93,7 @@ def equivariance_errors(
 
     Example:
 
+    >>> from keras_se3 import SE3Conv3D
     >>> layer = SE3Conv3D("2x0 + 1x1", 3, in_fields="1x0")
     >>> x = np.random.default_rng(0).normal(size=(1, 9, 9, 9, 1))
     >>> angles, errors = equivariance_errors(
@@ -192,9 +193,9 @@ def plot_equivariance_error(
 
     Example:
 
-    >>> fig = plot_equivariance_error(
-    ...     model, x, axis=(1, 1, 0), fields_in="1x0", path="equivariance.png")
-    >>> worst = fig.equivariance_errors["errors"].max()
+        fig = plot_equivariance_error(
+            model, x, axis=(1, 1, 0), fields_in="1x0", path="equivariance.png")
+        worst = fig.equivariance_errors["errors"].max()
     """
     angles, errors = equivariance_errors(
         model, inputs, axis, angles, fields_in, fields_out, region, order
