@@ -1,5 +1,7 @@
 """`SE3ResidualBlock`: the residual block of the paper's CATH network."""
 
+import warnings
+
 import keras
 
 import keras_se3.layers.stock as stock
@@ -14,9 +16,10 @@ from keras_se3.layers.se3_gated_conv3d import SE3GatedConv3D
 class SE3ResidualBlock(keras.layers.Layer):
     """Residual block: gated conv -> steerable conv, plus a shortcut.
 
-    Main path: :class:`SE3GatedConv3D` (``in_fields -> fields``, with ``strides``),
-    then :class:`SE3Conv3D` (``fields -> out_fields``; no bias, no activation, no
-    gates), each optionally followed by parameter-free field batch norm.
+    Main path: :class:`SE3GatedConv3D` (``in_fields -> hidden_fields``, with
+    ``strides``), then :class:`SE3Conv3D` (``hidden_fields -> out_fields``; no
+    bias, no activation, no gates), each optionally followed by parameter-free
+    field batch norm.
     Shortcut: the identity where the type and resolution are unchanged,
     otherwise a :class:`SE3Conv3D` of the same kernel size (no bias, no
     activation) followed by the same downsampling.  The sum is not followed by
@@ -24,10 +27,11 @@ class SE3ResidualBlock(keras.layers.Layer):
     se3cnn's ``SE3ResNet34Small``, which gives the paper's CATH parameter count.
 
     Args:
-        fields: field type of the inner (gated) layer.
+        hidden_fields: field type of the inner (gated) layer (the deprecated
+            keyword ``fields`` still works, with a ``DeprecationWarning``).
         kernel_size: odd int.
         in_fields: input field type (``None``: every channel a scalar).
-        out_fields: output field type (``None``: ``fields``).
+        out_fields: output field type (``None``: ``hidden_fields``).
         basis, strides, downsampling, activation, batch_norm, momentum,
         synchronized_batch_norm, kernel_initializer, parametrization: as in
         :class:`SE3GatedConv3D`.
@@ -49,8 +53,8 @@ class SE3ResidualBlock(keras.layers.Layer):
 
     def __init__(
         self,
-        fields,
-        kernel_size,
+        hidden_fields=None,
+        kernel_size=None,
         in_fields=None,
         out_fields=None,
         basis="default",
@@ -64,9 +68,29 @@ class SE3ResidualBlock(keras.layers.Layer):
         parametrization="unit_basis",
         **kwargs,
     ):
+        if "fields" in kwargs:  # the earlier name: deprecated, still accepted
+            if hidden_fields is not None:
+                raise ValueError(
+                    "SE3ResidualBlock got both `hidden_fields` and `fields`; pass "
+                    "the inner field type once, as `hidden_fields`."
+                )
+            warnings.warn(
+                "SE3ResidualBlock(fields=...) is deprecated: the inner field type is "
+                "`hidden_fields` (every layer's `fields` is the type it keeps).",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            hidden_fields = kwargs.pop("fields")
+        if hidden_fields is None or kernel_size is None:
+            raise TypeError(
+                "SE3ResidualBlock needs `hidden_fields` (the inner field type, e.g. "
+                "'8x0 + 4x1') and `kernel_size`."
+            )
         super().__init__(**kwargs)
-        self.fields = FieldType(fields)
-        self.out_fields = FieldType(out_fields if out_fields is not None else fields)
+        self.hidden_fields = FieldType(hidden_fields)
+        self.out_fields = FieldType(
+            out_fields if out_fields is not None else hidden_fields
+        )
         self.kernel_size = kernel_size
         self.basis = basis
         self.strides = strides
@@ -79,7 +103,7 @@ class SE3ResidualBlock(keras.layers.Layer):
         self.parametrization = parametrization
         policy = self.dtype_policy
         self.gated = SE3GatedConv3D(
-            self.fields,
+            self.hidden_fields,
             kernel_size,
             in_fields=in_fields,
             basis=basis,
@@ -97,7 +121,7 @@ class SE3ResidualBlock(keras.layers.Layer):
         self.conv = SE3Conv3D(
             self.out_fields,
             kernel_size,
-            in_fields=self.fields,
+            in_fields=self.hidden_fields,
             basis=basis,
             use_bias=False,
             kernel_initializer=kernel_initializer,
@@ -219,7 +243,7 @@ class SE3ResidualBlock(keras.layers.Layer):
         config = super().get_config()
         config.update(
             {
-                "fields": str(self.fields),
+                "hidden_fields": str(self.hidden_fields),
                 "kernel_size": self.kernel_size,
                 "in_fields": None if self.in_fields is None else str(self.in_fields),
                 "out_fields": str(self.out_fields),
@@ -235,3 +259,17 @@ class SE3ResidualBlock(keras.layers.Layer):
             }
         )
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        # Files saved before the rename store the inner type as "fields": they
+        # load as they are, without a deprecation warning the user cannot act on.
+        config = dict(config)
+        if "fields" in config and "hidden_fields" not in config:
+            config["hidden_fields"] = config.pop("fields")
+        return super().from_config(config)
+
+    @property
+    def fields(self):
+        """The inner field type (read-only; the earlier name of ``hidden_fields``)."""
+        return self.hidden_fields

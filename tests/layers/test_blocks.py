@@ -197,3 +197,25 @@ def test_blocks_pass_parametrization_to_every_convolution():
         clone = type(layer).from_config(layer.get_config())
         assert clone.get_config()["parametrization"] == "scaled_basis"
     assert SE3GatedConv3D("1x0", 3).conv.parametrization == "unit_basis"
+
+
+def test_residual_block_fields_keyword_is_deprecated_and_old_configs_load():
+    import warnings
+
+    new = SE3ResidualBlock("2x0 + 1x1", 3, in_fields="1x0")
+    with pytest.warns(DeprecationWarning, match="hidden_fields"):
+        old = SE3ResidualBlock(fields="2x0 + 1x1", kernel_size=3, in_fields="1x0")
+    assert old.hidden_fields == new.hidden_fields == old.fields
+    config = new.get_config()
+    assert config["hidden_fields"] == "2x0 + 1x1" and "fields" not in config
+    # A config written before the rename ("fields") loads silently, same layer.
+    config["fields"] = config.pop("hidden_fields")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        loaded = SE3ResidualBlock.from_config(config)
+    assert loaded.hidden_fields == new.hidden_fields
+    assert loaded.get_config() == new.get_config()
+    with pytest.raises(ValueError, match="once"):
+        SE3ResidualBlock("2x0", 3, fields="2x0")
+    with pytest.raises(TypeError, match="hidden_fields"):
+        SE3ResidualBlock(kernel_size=3)
