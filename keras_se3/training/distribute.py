@@ -1,0 +1,171 @@
+"""Strategy from a name and ``TF_CONFIG``, mixed precision, float32 logits."""
+
+import json
+import os
+
+import keras
+import tensorflow as tf
+
+from keras_se3.training.cli import SetupError
+
+
+def split_cpu(count):
+    """Make ``count`` logical CPU devices; must run before TensorFlow runs any op.
+
+    Gives ``--strategy mirrored`` replicas to mirror over on a machine without GPUs
+    (tests, debugging).
+
+    Raises:
+        SetupError: if TensorFlow has already initialised its devices.
+    """
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(count)]
+        )
+    except RuntimeError as error:
+        raise SetupError(f"cannot split the CPU after TF started: {error}") from error
+
+
+def read_tf_config():
+    """The parsed ``TF_CONFIG`` environment variable, checked.
+
+    Returns:
+        The dict, or None if ``TF_CONFIG`` is unset or empty.
+
+    Raises:
+        SetupError: if it is not JSON, lacks a ``cluster`` or a ``task``, or the
+            task is not a member of the cluster.
+    """
+    text = os.environ.get("TF_CONFIG")
+    if not text:
+        return None
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise SetupError(f"TF_CONFIG is not valid JSON ({error}): {text!r}") from error
+    example = (
+        'e.g. {"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+        '"task": {"type": "worker", "index": 0}}'
+    )
+    cluster = config.get("cluster") if isinstance(config, dict) else None
+    task = config.get("task") if isinstance(config, dict) else None
+    if not isinstance(cluster, dict) or not isinstance(task, dict):
+        raise SetupError(f"TF_CONFIG needs a 'cluster' and a 'task' ({example})")
+    kind, index = task.get("type"), task.get("index")
+    members = cluster.get(kind)
+    if not isinstance(members, list) or not isinstance(index, int):
+        raise SetupError(
+            f"TF_CONFIG's task {task} is not in its cluster {cluster} ({example})"
+        )
+    if not 0 <= index < len(members):
+        raise SetupError(
+            f"TF_CONFIG's task index {index} is out of range: the cluster has "
+            f"{len(members)} {kind}(s)"
+        )
+    return config
+
+
+def is_chief():
+    """Whether this process writes the checkpoints and exports (one per cluster).
+
+    The ``chief`` task if the cluster has one, else worker 0; True without
+    ``TF_CONFIG``.
+    """
+    config = read_tf_config()
+    if config is None:
+        return True
+    kind, index = config["task"]["type"], config["task"]["index"]
+    if "chief" in config["cluster"]:
+        return kind == "chief"
+    return kind == "worker" and index == 0
+
+
+def make_strategy(name, cpu_devices=None):
+    """A ``tf.distribute`` strategy by name; call it before any other TF work.
+
+    Args:
+        name: ``"default"`` (no distribution), ``"mirrored"`` (all local GPUs, or
+            the logical CPU devices) or ``"multiworker"`` (the cluster of
+            ``TF_CONFIG``; a single local worker without it).
+        cpu_devices: if given, first split the CPU into this many logical devices
+            (:func:`split_cpu`).
+
+    Returns:
+        The strategy (its name and replicas are printed).
+
+    Raises:
+        SetupError: for an unknown name or a bad ``TF_CONFIG``.
+    """
+    if cpu_devices:
+        split_cpu(cpu_devices)
+    if name == "default":
+        strategy = tf.distribute.get_strategy()
+    elif name == "mirrored":
+        devices = None  # all GPUs, or the CPU
+        if not tf.config.list_logical_devices("GPU"):
+            devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+        strategy = tf.distribute.MirroredStrategy(devices)
+    elif name == "multiworker":
+        config = read_tf_config()
+        if config is None:
+            print("TF_CONFIG is not set: multiworker runs as a single local worker.")
+        else:
+            task = config["task"]
+            print(
+                f"TF_CONFIG: cluster {config['cluster']}; this process is "
+                f"{task['type']} {task['index']}" + (" (chief)" if is_chief() else "")
+            )
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    else:
+        raise SetupError(f"unknown strategy {name!r}")
+    devices = ()
+    if name != "default":
+        devices = [d.split("/")[-1] for d in strategy.extended.worker_devices]
+    print(
+        f"strategy: {name} ({type(strategy).__name__}), "
+        f"{strategy.num_replicas_in_sync} "
+        f"replica(s) {' '.join(devices)}".rstrip()
+    )
+    return strategy
+
+
+def set_mixed_precision(enabled):
+    """Set Keras's global dtype policy.
+
+    Args:
+        enabled: False: ``"float32"``; True: ``"mixed_float16"`` if there is a GPU,
+            else ``"mixed_bfloat16"`` (variables stay float32 either way).
+
+    Returns:
+        The policy's name.
+    """
+    if not enabled:
+        policy = "float32"
+    elif tf.config.list_logical_devices("GPU"):
+        policy = "mixed_float16"
+    else:
+        policy = "mixed_bfloat16"
+    keras.mixed_precision.set_global_policy(policy)
+    if enabled:
+        print(f"mixed precision: {policy} (variables and logits in float32)")
+    if policy == "mixed_bfloat16":
+        # Seen with TensorFlow 2.21 (oneDNN): the bfloat16 Conv3D filter gradient
+        # is garbage, sometimes NaN, for feature maps smaller than the kernel.
+        print(
+            "warning: TensorFlow's bfloat16 Conv3D weight gradients on CPU are wrong "
+            "where a feature map is smaller than the kernel (e.g. 2^3 maps, kernel "
+            "3): keep every feature map at least kernel-sized, or train in float32."
+        )
+    return policy
+
+
+def float32_logits(model):
+    """``model`` with its first output cast to float32.
+
+    Under mixed precision the last layer computes in float16/bfloat16; the loss
+    should see float32 logits.  The returned functional model shares ``model``'s
+    layers and weights and keeps its name.
+    """
+    logits = keras.layers.Activation("linear", dtype="float32", name="logits_float32")
+    return keras.Model(model.input, logits(model.outputs[0]), name=model.name)
