@@ -248,10 +248,6 @@ class SE3Conv3D(FieldLayer):
                 constraint=self.bias_constraint,
                 trainable=True,
             )
-            # Only for benchmarks/export.py; the layer uses scalar_bias().
-            index = np.full(self.out_fields.dim, len(scalars))
-            index[scalars] = np.arange(len(scalars))
-            self._bias_index = index
         else:
             self.bias = None
 
