@@ -19,7 +19,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 
 #: Seconds before a script run in a subprocess counts as hung. A guard, not a speed
-#: check: on one machine the suite ran 6x slower than usual (session 12, 34 min), and
+#: check: on one machine the suite ran 6x slower than usual (34 min), and
 #: the Tetris script test, sharing the 2 cores with the rest, ran past 900 s.
 SCRIPT_TIMEOUT = 2700
 
