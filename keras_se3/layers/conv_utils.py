@@ -4,36 +4,33 @@ import numpy as np
 from keras import ops
 
 
-def normalize_triple(value, name):
+def _int_triple(value, minimum, error):
+    """``value`` as 3 ints >= ``minimum`` (one int is repeated), or ValueError."""
     values = (value,) * 3 if np.ndim(value) == 0 else tuple(value)
     if len(values) != 3 or not all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= minimum
         for v in values
     ):
-        raise ValueError(
-            f"`{name}` must be a positive int or 3 positive ints, got {value!r}."
-        )
+        raise ValueError(error)
     return tuple(int(v) for v in values)
+
+
+def normalize_triple(value, name):
+    return _int_triple(
+        value, 1, f"`{name}` must be a positive int or 3 positive ints, got {value!r}."
+    )
 
 
 def normalize_padding(padding):
+    error = (
+        f"`padding` must be 'same', 'valid', or a non-negative int (or 3), "
+        f"got {padding!r}."
+    )
     if isinstance(padding, str):
         if padding.lower() not in ("same", "valid"):
-            raise ValueError(
-                f"`padding` must be 'same', 'valid', or a non-negative int (or 3), "
-                f"got {padding!r}."
-            )
+            raise ValueError(error)
         return padding.lower()
-    values = (padding,) * 3 if np.ndim(padding) == 0 else tuple(padding)
-    if len(values) != 3 or not all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0
-        for v in values
-    ):
-        raise ValueError(
-            f"`padding` must be 'same', 'valid', or a non-negative int (or 3), "
-            f"got {padding!r}."
-        )
-    return tuple(int(v) for v in values)
+    return _int_triple(padding, 0, error)
 
 
 def constant_initializer(array):
