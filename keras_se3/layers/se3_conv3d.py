@@ -300,7 +300,7 @@ class SE3Conv3D(FieldLayer):
         self._output_spatial(inputs.shape)
         kernel = self.kernel
         pad = self._explicit_padding()
-        if self.padding == "same" and self.strides == (1, 1, 1):
+        if self._backend_same_is_safe(inputs.shape):
             # For odd kernels at stride 1 the backends' "same" is symmetric.
             conv_padding = "same"
         else:
@@ -318,6 +318,23 @@ class SE3Conv3D(FieldLayer):
         if self.bias is not None:
             outputs = outputs + scalar_bias(self.bias, self.out_fields)
         return outputs
+
+    def _backend_same_is_safe(self, input_shape):
+        """Whether ``call`` may hand ``padding="same"`` to the backend.
+
+        Only at stride 1 is the backends' "same" symmetric.  And only where every
+        spatial axis is known and at least the kernel's extent: TensorFlow 2.21's
+        oneDNN kernels return garbage filter gradients (NaN, 1e30) for a bfloat16
+        "same" Conv3D whose kernel is larger than its input (a 5^3 kernel on the
+        3^3 grid at the end of the Tetris net); the explicit zero padding below
+        gives the right gradients, but would cost 1.1-1.2x per convolution if used
+        on every grid (``benchmarks/onednn_bfloat16_conv3d.py``)."""
+        if self.padding != "same" or self.strides != (1, 1, 1):
+            return False
+        extents = [
+            r * (k - 1) + 1 for k, r in zip(self.kernel_size, self.dilation_rate)
+        ]
+        return all(n is not None and n >= e for n, e in zip(input_shape[1:4], extents))
 
     def _output_spatial(self, input_shape):
         """Output sizes of the three spatial axes (``None`` where unknown)."""

@@ -74,10 +74,10 @@ def test_tetris_net_trains_under_mixed_bfloat16_and_stays_invariant(mixed_bfloat
     assert np.all(np.isfinite(losses))
     assert losses[-1] < losses[0]  # measured: 2.11, 2.09, 2.07
     after = model.get_weights()
-    # One CI run (of many, on an unrecorded CPU) found a NaN weight after these
-    # steps with finite losses; it never reproduced here (AMD EPYC, AVX512_BF16,
-    # 10 seeds in and out of the suite). If it comes back, say which weights and
-    # which bfloat16 instructions the CPU has (oneDNN picks its kernels by them).
+    # NaN weights with finite losses came from TensorFlow's oneDNN bfloat16 Conv3D
+    # filter gradient on a grid smaller than the kernel (the last layer: 5^3 on
+    # 3^3), which SE3Conv3D now avoids (docs/scaling.md). If NaN comes back, say
+    # which weights and which bfloat16 instructions the CPU has.
     broken = [w.path for w, a in zip(model.weights, after) if not np.isfinite(a).all()]
     assert not broken, f"non-finite weights {broken}, losses {losses}, {_cpu_isa()}"
     change = max(np.abs(a - b).max() for a, b in zip(after, before))
