@@ -17,6 +17,7 @@ from keras_se3.basis import (
 )
 from keras_se3.field_type import FieldType
 from keras_se3.layers.conv_utils import (
+    concatenate_zero_padding,
     constant_initializer,
     normalize_padding,
     normalize_triple,
@@ -305,7 +306,9 @@ class SE3Conv3D(FieldLayer):
             conv_padding = "same"
         else:
             conv_padding = "valid"
-            if pad is not None and any(pad):
+            if pad is not None and any(pad) and self.strides == (1, 1, 1):
+                inputs = concatenate_zero_padding(inputs, pad)
+            elif pad is not None and any(pad):
                 inputs = ops.pad(inputs, [(0, 0)] + [(p, p) for p in pad] + [(0, 0)])
         outputs = ops.conv(
             inputs,
