@@ -19,7 +19,9 @@ reliable here (docs/results.md has the measurements): the input is blurred
 each subsampling is wider (σ 1.22 instead of 0.87), and a field batch norm sits
 before every gate; the learning rate decays to 0 (cosine) so that the batch norm's
 moving statistics match the final weights.  The paper's net without any of that
-is `--input-blur 0 --lowpass-sigma 0 --no-batch-norm --schedule constant`.
+is `--input-blur 0 --lowpass-sigma 0 --no-batch-norm --schedule constant`.  The
+steerable nets use the models' default kernel basis (`--basis paper`: the paper's;
+`--compare-basis` adds a row with the other one).
 `--recipe paper-code` is the paper code's network, schedule and training set (one
 resampled random orientation per piece); with `--config paper_code` it also gets
 that code's pieces, whose cubes are unequal (the `tetris` dataset's README): an
@@ -29,7 +31,7 @@ Every net trains with `keras_se3.optimizers.Adam`, the paper code's Adam
 gradients' steps).
 
     python examples/tetris.py                                # steerable + CNN, 3 seeds
-    python examples/tetris.py --seeds 17 --ablation --default-basis   # full table
+    python examples/tetris.py --seeds 17 --ablation --compare-basis   # full table
     python examples/tetris.py --config small --steps 100 --seeds 1 \\
         --export /tmp/tetris --plots /tmp/tetris             # what `make demo` runs
     python examples/tetris.py --config paper_code --recipe paper-code --seeds 5 \\
@@ -97,29 +99,41 @@ def fixed_subset(examples, count):
     return x[keep], y[keep]
 
 
-#: name -> (row label of the table, model builder taking the parsed arguments)
+#: name -> (row label of the table, model builder taking the parsed arguments);
+#: "{basis}" in a label is the basis that variant uses.
 VARIANTS = {
     "steerable": (
-        "steerable, paper basis",
-        lambda a: tetris_net(basis="paper", **_steerable_options(a)),
+        "steerable, {basis} basis",
+        lambda a: tetris_net(basis=a.basis, **_steerable_options(a)),
     ),
     "cnn": (
         "CNN, same channels",
         lambda a: tetris_cnn(input_blur=a.input_blur or None),
     ),
     "strided": (
-        "steerable, no low-pass (strided)",
+        "steerable, {basis} basis, no low-pass (strided)",
         lambda a: tetris_net(
-            basis="paper",
+            basis=a.basis,
             downsampling="strided",
             **{**_steerable_options(a), "lowpass_sigma": None},
         ),
     ),
-    "default-basis": (
-        "steerable, default basis",
-        lambda a: tetris_net(basis="default", **_steerable_options(a)),
+    "other-basis": (
+        "steerable, {other_basis} basis",
+        lambda a: tetris_net(basis=_other_basis(a), **_steerable_options(a)),
     ),
 }
+
+
+def _other_basis(args):
+    return "paper" if args.basis == "default" else "default"
+
+
+def variant_label(variant, args):
+    """The table row label of ``variant`` under the parsed arguments."""
+    return VARIANTS[variant][0].format(basis=args.basis, other_basis=_other_basis(args))
+
+
 SPLITS = ("test", "test_revoxelized", "test_rot90")
 HEADERS = (
     "random rotations, resampled (%)",
@@ -143,6 +157,7 @@ RECIPES = {
         schedule="se3cnn",
         learning_rate=0.1,
         train_orientation="random",
+        basis="paper",
     ),
 }
 
@@ -239,8 +254,19 @@ def parse_args(argv=None):
     parser.add_argument("--data-dir", help="TFDS data directory")
     parser.add_argument("--ablation", action="store_true", help="add the strided net")
     parser.add_argument(
-        "--default-basis", action="store_true", help="add the default-basis net"
+        "--basis",
+        choices=("default", "paper"),
+        default="default",
+        help="kernel basis of the steerable nets (paper-code recipe: paper)",
     )
+    parser.add_argument(
+        "--compare-basis",
+        action="store_true",
+        help="add the steerable net with the other basis preset",
+    )
+    # Before the default basis became the models' default, this added the
+    # default-basis net next to the paper-basis one: the same two rows now.
+    parser.add_argument("--default-basis", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--no-cnn", action="store_true", help="skip the CNN")
     parser.add_argument(
         "--test-pieces",
@@ -415,7 +441,7 @@ def export(model, data, directory):
     return error, agree, [os.path.join(directory, "tetris.keras"), path]
 
 
-def save_plots(models, data, directory):
+def save_plots(models, data, directory, args):
     """Equivariance error vs angle of each trained model; a slice of one piece.
 
     Returns:
@@ -435,7 +461,7 @@ def save_plots(models, data, directory):
             axis=(1, 1, 1),
             angles=angles,
             fields_in="1x0",
-            title=f"{VARIANTS[variant][0]}: logits vs rotation about (1, 1, 1)",
+            title=f"{variant_label(variant, args)}: logits vs rotation about (1, 1, 1)",
             path=path,
         )
         paths.append(path)
@@ -461,8 +487,9 @@ def print_summary(table, files, args):
         rotated = 100 * np.mean([run["test"] for run in runs])
         cube = 100 * np.mean([run["test_rot90"] for run in runs])
         paper = f" (paper: {PAPER[variant]} %)" if variant in PAPER else ""
+        label = variant_label(variant, args)
         print(
-            f"{VARIANTS[variant][0]}: {rotated:.1f} % of the randomly rotated pieces"
+            f"{label}: {rotated:.1f} % of the randomly rotated pieces"
             f"{paper}, {cube:.1f} % under the 24 cube rotations; mean of "
             f"{len(runs)} seed(s), {args.steps} training steps"
         )
@@ -473,7 +500,7 @@ def print_summary(table, files, args):
             name = os.path.basename(path)
             if name.startswith("equivariance_"):
                 variant = name[len("equivariance_") : -len(".png")]
-                what = f"{VARIANTS[variant][0]}: logit error vs rotation angle"
+                what = f"{variant_label(variant, args)}: logit error vs rotation angle"
             else:
                 what = FILE_DESCRIPTIONS.get(name, "")
             print(f"  {path.ljust(width)}  {what}")
@@ -486,7 +513,8 @@ def main(argv=None):
     strategy = training.make_strategy(args.strategy, args.cpu_devices)
     training.set_mixed_precision(args.mixed_precision)
     variants = ["steerable"] + ["cnn"] * (not args.no_cnn)
-    variants += ["strided"] * args.ablation + ["default-basis"] * args.default_basis
+    compare = args.compare_basis or args.default_basis
+    variants += ["strided"] * args.ablation + ["other-basis"] * compare
 
     start = time.perf_counter()
     data = {split: load_split(split, args) for split in ("train",) + SPLITS}
@@ -500,7 +528,7 @@ def main(argv=None):
     for variant in variants:
         runs = []
         for seed in range(args.first_seed, args.first_seed + args.seeds):
-            print(f"\n== {VARIANTS[variant][0]}, seed {seed}")
+            print(f"\n== {variant_label(variant, args)}, seed {seed}")
             model, results = train_and_test(variant, seed, data, args, strategy)
             runs.append(results)
             first_models.setdefault(variant, model)
@@ -528,7 +556,7 @@ def main(argv=None):
         for split in SPLITS + ("train",):
             values = 100 * np.array([run[split] for run in runs])
             cells.append(f"{values.mean():.1f} ± {values.std():.1f}")
-        print(f"| {VARIANTS[variant][0]} | " + " | ".join(cells) + " |")
+        print(f"| {variant_label(variant, args)} | " + " | ".join(cells) + " |")
     print(
         f"\n{minutes:.1f} min on {os.cpu_count()} CPU core(s) ({platform.machine()}), "
         f"{strategy.num_replicas_in_sync} replica(s), "
@@ -545,7 +573,7 @@ def main(argv=None):
         print(f"export and check: {time.perf_counter() - begin:.0f} s")
     if args.plots:
         begin = time.perf_counter()
-        files += save_plots(first_models, data, args.plots)
+        files += save_plots(first_models, data, args.plots, args)
         print(f"plots: {time.perf_counter() - begin:.0f} s")
     print_summary(table, files, args)
 

@@ -16,7 +16,7 @@ def _orders(multiplicity):
 
 
 def cath_resnet(
-    basis="paper",
+    basis="default",
     num_classes=10,
     downsampling="average",
     batch_norm=True,
@@ -30,11 +30,12 @@ def cath_resnet(
     3, 4, 6 and 3 :class:`SE3ResidualBlock` s (kernel 3) with 2, 4, 8 and 16
     fields of each order; the first block of each of the last three stages
     downsamples by 2; the very last convolution outputs ``256x0``.  Spatial
-    mean, ``Dense(num_classes)`` (logits).  With ``basis="paper"`` it has
-    exactly the paper's 143,560 trainable parameters.
+    mean, ``Dense(num_classes)`` (logits).  It has exactly the paper's 143,560
+    trainable parameters (either basis).
 
     Args:
-        basis: kernel basis (``"paper"`` default).
+        basis: kernel basis, as for :class:`SE3Conv3D`: ``"default"`` or
+            ``"paper"`` (the paper's; same couplings and parameter counts).
         num_classes: 10 architectures for ``cath_10arch``.
         downsampling: ``"average"`` (the paper's CATH net) or ``"gaussian"``.
         batch_norm: parameter-free field batch norm after every convolution.

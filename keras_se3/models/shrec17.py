@@ -24,7 +24,7 @@ def _fields(multiplicities):
 
 
 def shrec17_net(
-    basis="paper",
+    basis="default",
     num_classes=55,
     downsampling="gaussian",
     batch_norm=True,
@@ -39,6 +39,16 @@ def shrec17_net(
     stride 2 at layers 1, 3, 5 and 7 (low-pass downsampling); spatial mean,
     ``Dense(num_classes)`` (logits).  ``synchronized_batch_norm`` computes the
     batch statistics over the global batch under a ``tf.distribute`` strategy.
+
+    Args:
+        basis: kernel basis, as for :class:`SE3Conv3D`: ``"default"`` or
+            ``"paper"`` (the paper's; same couplings and parameter counts).
+        num_classes: 55 categories of SHREC'17's ShapeNet subset.
+        downsampling: as for :class:`SE3GatedConv3D` (``"gaussian"``: low-pass).
+        batch_norm: field batch norm before every gate.
+        synchronized_batch_norm: see above.
+        input_shape: ``(x, y, z, 1)``; spatial sizes may be None.
+        name: model name.
     """
     inputs = keras.Input(input_shape, name="voxels")
     x, fields = inputs, FieldType([(input_shape[-1], 0)])

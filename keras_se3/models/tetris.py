@@ -31,7 +31,7 @@ PAPER_CODE_OPTIONS = dict(
 
 
 def tetris_net(
-    basis="paper",
+    basis="default",
     downsampling="gaussian",
     num_classes=8,
     dropout=0.2,
@@ -52,7 +52,9 @@ def tetris_net(
     scalars, dropout, ``Dense(num_classes)`` (logits).
 
     Args:
-        basis: kernel basis; ``"paper"`` (default) is the paper's.
+        basis: kernel basis, as for :class:`SE3Conv3D`: ``"default"`` (the
+            layers' default) or ``"paper"`` (the paper's); both have the same
+            couplings and parameter counts (docs/results.md compares them).
         downsampling: ``"gaussian"`` (paper), ``"average"``, or ``"strided"``
             (bare strided convolutions: the aliasing ablation).
         num_classes: 8 Tetris pieces.

@@ -13,6 +13,8 @@ import re
 import numpy as np
 import pytest
 
+from keras_se3.basis import get_basis_config
+
 from .scripts import load_example, run_script
 
 #: Third-party start-up noise that examples/startup.py keeps out of the output.
@@ -39,9 +41,9 @@ def test_tetris_script_trains_exports_and_plots(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, log
     rows = re.findall(
-        r"^\| (steerable, paper basis|CNN, same channels) \|", result.stdout, re.M
+        r"^\| (steerable, default basis|CNN, same channels) \|", result.stdout, re.M
     )
-    assert rows == ["steerable, paper basis", "CNN, same channels"], log
+    assert rows == ["steerable, default basis", "CNN, same channels"], log
     header = (
         "| model | random rotations, resampled (%) | random rotations, "
         "re-voxelised (%) | 24 cube rotations (%) | train (%) |"
@@ -55,7 +57,7 @@ def test_tetris_script_trains_exports_and_plots(tmp_path):
     files = {
         "tetris.keras": "the trained steerable net",
         "tetris.onnx": "the same net collapsed to stock layers, as ONNX",
-        "equivariance_steerable.png": "steerable, paper basis: logit error",
+        "equivariance_steerable.png": "steerable, default basis: logit error",
         "equivariance_cnn.png": "CNN, same channels: logit error",
         "piece_slice.png": "a slice through a rotated test piece",
     }
@@ -65,7 +67,7 @@ def test_tetris_script_trains_exports_and_plots(tmp_path):
     # The last lines: the results in words, then every file and what it is.
     summary = result.stdout.split("=" * 30 + " summary " + "=" * 30)[-1]
     assert re.search(
-        r"^steerable, paper basis: \d+\.\d % of the randomly", summary, re.M
+        r"^steerable, default basis: \d+\.\d % of the randomly", summary, re.M
     )
     assert re.search(r"^CNN, same channels: \d+\.\d % of the randomly", summary, re.M)
     for name, what in files.items():
@@ -135,9 +137,28 @@ def test_paper_code_recipe_is_the_paper_codes_network_and_protocol():
     assert {b.conv.padding for b in blocks} == {(4, 4, 4)}
     assert not any(b.batch_norm for b in blocks)
     assert model.get_layer("input_blur").sigma == pytest.approx(paper_sigma(2))
+    assert {b.conv.basis for b in blocks} == {get_basis_config("paper")}
     # An explicit option still wins over the recipe's default.
-    args = script.parse_args(["--recipe", "paper-code", "--padding", "same"])
+    args = script.parse_args(
+        ["--recipe", "paper-code", "--padding", "same", "--basis", "default"]
+    )
     assert args.padding == "same" and args.schedule == "se3cnn"
+    assert args.basis == "default"
+
+
+def test_basis_option_and_the_other_basis_row():
+    script = load_example("tetris")
+    args = script.parse_args([])
+    assert args.basis == "default"
+    assert script.variant_label("steerable", args) == "steerable, default basis"
+    assert script.variant_label("other-basis", args) == "steerable, paper basis"
+    args = script.parse_args(["--basis", "paper", "--ablation"])
+    assert script.variant_label("strided", args) == (
+        "steerable, paper basis, no low-pass (strided)"
+    )
+    model = script.VARIANTS["other-basis"][1](args)
+    convs = [layer.conv for layer in model.layers if hasattr(layer, "conv")]
+    assert {conv.basis for conv in convs} == {get_basis_config("default")}
     assert script.parse_args([]).train_orientation == "canonical"
 
 

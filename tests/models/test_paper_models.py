@@ -18,15 +18,25 @@ def _trainable(model):
     return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
 
 
-def test_cath_parameter_counts_are_the_papers():
-    assert _trainable(cath_resnet()) == 143_560
+@pytest.mark.parametrize("basis", ["default", "paper"])
+def test_cath_parameter_counts_are_the_papers(basis):
+    assert _trainable(cath_resnet(basis=basis)) == 143_560
     assert _trainable(cath_cnn()) == 15_878_764
+
+
+def test_models_use_the_layers_default_basis():
+    from keras_se3.basis import get_basis_config
+
+    for build in (tetris_net, cath_resnet, shrec17_net):
+        convs = [w for w in build().layers if hasattr(w, "conv")]
+        bases = {layer.conv.basis for layer in convs}
+        assert bases == {get_basis_config("default")}, build.__name__
 
 
 def test_tetris_and_shrec17_parameter_counts():
     # The paper gives "about 142.6k" for SHREC17 and no Tetris count: pinned here
     # so that changes are noticed.
-    assert _trainable(tetris_net()) == 41_198
+    assert _trainable(tetris_net()) == _trainable(tetris_net(basis="paper")) == 41_198
     assert _trainable(shrec17_net()) == 142_617
     assert _trainable(tetris_cnn()) > 50 * _trainable(tetris_net())
     assert _trainable(shrec17_cnn()) > 10 * _trainable(shrec17_net())
