@@ -13,7 +13,7 @@ model (:func:`export_trained`), and the whole run (:func:`train_evaluate_export`
 Where this code lives: it was ``examples/common.py``, a
 training framework among the examples that the tests imported through a
 ``sys.path`` insert.  It is reusable, tested code, so it moved into the package,
-here, with its tests in ``tests/test_training.py``; the scripts in ``examples/``
+here, with its tests in ``tests/training/``; the scripts in ``examples/``
 keep only what is particular to each experiment, and their own tests run them as
 scripts.  It needs the ``examples`` extra for the data and the export
 (``pip install "keras-se3[examples]"``); importing it needs only TensorFlow.

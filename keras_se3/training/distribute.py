@@ -150,12 +150,15 @@ def set_mixed_precision(enabled):
     if enabled:
         print(f"mixed precision: {policy} (variables and logits in float32)")
     if policy == "mixed_bfloat16":
-        # Seen with TensorFlow 2.21 (oneDNN): the bfloat16 Conv3D filter gradient
-        # is garbage, sometimes NaN, for feature maps smaller than the kernel.
+        # TensorFlow 2.21 (oneDNN): the bfloat16 "same" Conv3D filter gradient is
+        # garbage, often NaN, where a feature map is smaller than the kernel
+        # (benchmarks/onednn_bfloat16_conv3d.py). SE3Conv3D pads explicitly there.
         print(
-            "warning: TensorFlow's bfloat16 Conv3D weight gradients on CPU are wrong "
-            "where a feature map is smaller than the kernel (e.g. 2^3 maps, kernel "
-            "3): keep every feature map at least kernel-sized, or train in float32."
+            "note: TensorFlow's bfloat16 Conv3D weight gradients on CPU are wrong "
+            "where a feature map is smaller than the kernel with padding='same'; "
+            "keras_se3's SE3Conv3D avoids it, a stock keras.layers.Conv3D (the CNN "
+            "baselines) does not: keep its feature maps kernel-sized or train it "
+            "in float32."
         )
     return policy
 
