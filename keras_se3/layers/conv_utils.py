@@ -56,18 +56,3 @@ def ungroup_index(field_type, orders):
     if np.array_equal(grouped, np.arange(field_type.dim)):
         return None
     return np.argsort(grouped)
-
-
-def concatenate_zero_padding(inputs, pad):
-    """``inputs`` with ``pad[i]`` zero voxels on both sides of spatial axis ``i + 1``.
-
-    The same as ``ops.pad``, but built from concatenations: TensorFlow 2.21's
-    grappler remapper fails on a ``Pad`` feeding a stride-1 "valid" ``Conv3D``
-    whose input gradient is taken ("remapper failed: ... fanout ... for missing
-    node ... Pad", logged at error level), and then skips its fusions for the
-    whole training step."""
-    for axis, p in zip((1, 2, 3), pad):
-        if p:
-            edge = ops.zeros_like(ops.take(inputs, [0] * p, axis=axis))
-            inputs = ops.concatenate([edge, inputs, edge], axis=axis)
-    return inputs

@@ -16,8 +16,12 @@ from keras_se3.basis import (
     serialize_basis,
 )
 from keras_se3.field_type import FieldType
+from keras_se3.layers.conv_padding import (
+    output_spatial,
+    pad_for_conv,
+    symmetric_padding,
+)
 from keras_se3.layers.conv_utils import (
-    concatenate_zero_padding,
     constant_initializer,
     normalize_padding,
     normalize_triple,
@@ -168,7 +172,7 @@ class SE3Conv3D(FieldLayer):
             label="in_fields",
             hint="Pass the right `in_fields` or fix the input.",
         )
-        self._output_spatial(input_shape)  # a grid too small for the kernel
+        output_spatial(self, input_shape)  # a grid too small for the kernel
         spacing = self._sampling_spacing()
         in_orders = sorted(set(self.in_fields.field_orders))
         out_orders = sorted(set(self.out_fields.field_orders))
@@ -287,34 +291,15 @@ class SE3Conv3D(FieldLayer):
             kernel = ops.take(kernel, self._out_gather, axis=4)
         return kernel
 
-    def _explicit_padding(self):
-        if self.padding == "valid":
-            return None
-        if self.padding == "same":
-            return tuple(
-                r * (k - 1) // 2 for r, k in zip(self.dilation_rate, self.kernel_size)
-            )
-        return self.padding
-
     def call(self, inputs):
         # Static sizes: a clear error instead of the backend's on a small grid.
-        self._output_spatial(inputs.shape)
-        kernel = self.kernel
-        pad = self._explicit_padding()
-        if self._backend_same_is_safe(inputs.shape):
-            # For odd kernels at stride 1 the backends' "same" is symmetric.
-            conv_padding = "same"
-        else:
-            conv_padding = "valid"
-            if pad is not None and any(pad) and self.strides == (1, 1, 1):
-                inputs = concatenate_zero_padding(inputs, pad)
-            elif pad is not None and any(pad):
-                inputs = ops.pad(inputs, [(0, 0)] + [(p, p) for p in pad] + [(0, 0)])
+        output_spatial(self, inputs.shape)
+        inputs, padding = pad_for_conv(self, inputs)
         outputs = ops.conv(
             inputs,
-            kernel,
+            self.kernel,
             strides=self.strides,
-            padding=conv_padding,
+            padding=padding,
             data_format="channels_last",
             dilation_rate=self.dilation_rate,
         )
@@ -322,53 +307,8 @@ class SE3Conv3D(FieldLayer):
             outputs = outputs + scalar_bias(self.bias, self.out_fields)
         return outputs
 
-    def _backend_same_is_safe(self, input_shape):
-        """Whether ``call`` may hand ``padding="same"`` to the backend.
-
-        Only at stride 1 is the backends' "same" symmetric.  And only where every
-        spatial axis is known and at least the kernel's extent: TensorFlow 2.21's
-        oneDNN kernels return garbage filter gradients (NaN, 1e30) for a bfloat16
-        "same" Conv3D whose kernel is larger than its input (a 5^3 kernel on the
-        3^3 grid at the end of the Tetris net); the explicit zero padding below
-        gives the right gradients, but would cost 1.1-1.2x per convolution if used
-        on every grid (``benchmarks/onednn_bfloat16_conv3d.py``)."""
-        if self.padding != "same" or self.strides != (1, 1, 1):
-            return False
-        extents = [
-            r * (k - 1) + 1 for k, r in zip(self.kernel_size, self.dilation_rate)
-        ]
-        return all(n is not None and n >= e for n, e in zip(input_shape[1:4], extents))
-
-    def _output_spatial(self, input_shape):
-        """Output sizes of the three spatial axes (``None`` where unknown)."""
-        pad = self._explicit_padding() or (0, 0, 0)
-        spatial = []
-        for axis, (n, k, s, r, p) in enumerate(
-            zip(
-                input_shape[1:4],
-                self.kernel_size,
-                self.strides,
-                self.dilation_rate,
-                pad,
-            )
-        ):
-            if n is None:
-                spatial.append(None)
-                continue
-            size = (n + 2 * p - r * (k - 1) - 1) // s + 1
-            if size <= 0:
-                raise ValueError(
-                    f"Layer '{self.name}': spatial axis {axis + 1} of the input has "
-                    f"size {n}, too small for kernel size {k} (dilation {r}, extent "
-                    f"{r * (k - 1) + 1}) with padding={self.padding!r}: there is no "
-                    "output position. Use padding='same', a smaller kernel_size, or "
-                    "a larger input grid."
-                )
-            spatial.append(size)
-        return spatial
-
     def compute_output_shape(self, input_shape):
-        spatial = self._output_spatial(input_shape)
+        spatial = output_spatial(self, input_shape)
         return (input_shape[0], *spatial, self.out_fields.dim)
 
     def to_stock_keras(self, input_shape=None, name=None):
@@ -382,7 +322,8 @@ class SE3Conv3D(FieldLayer):
             weights.append(stock.numpy(scalar_bias(self.bias, self.out_fields)))
         padding = "same"  # for odd kernels at stride 1, Keras's is symmetric
         if not (self.padding == "same" and self.strides == (1, 1, 1)):
-            padding, pad = "valid", self._explicit_padding()
+            padding = "valid"
+            pad = symmetric_padding(self.padding, self.kernel_size, self.dilation_rate)
             if pad is not None and any(pad):
                 x = stock.apply(
                     keras.layers.ZeroPadding3D, x, f"{name}_pad", padding=pad
