@@ -23,6 +23,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from keras_se3 import FieldType, SE3Conv3D  # noqa: E402
+from keras_se3.training import cpu_name, usable_cores  # noqa: E402
 
 SETTINGS = [
     # (field type in and out, batch, grid, kernel)
@@ -113,7 +114,7 @@ def main():
     args = parser.parse_args()
     print(
         f"TensorFlow {tf.__version__}, Keras {keras.__version__}, "
-        f"{os.cpu_count()} CPU threads, graph mode, float32"
+        f"{usable_cores()} cores of {cpu_name()}, graph mode, float32"
     )
     for setting in SETTINGS:
         run_setting(*setting, reps=args.reps)

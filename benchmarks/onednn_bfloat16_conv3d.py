@@ -17,13 +17,14 @@ is correct: the price SE3Conv3D would pay if it always padded explicitly.
 """
 
 import os
-import platform
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+
+from keras_se3.training import cpu_name, usable_cores  # noqa: E402
 
 # (batch, grid, C_in, C_out, kernel): kernel > grid in the first four.
 CASES = [
@@ -35,17 +36,6 @@ CASES = [
     (2, 7, 16, 8, 5),
 ]
 TIMED = [(4, 32, 26, 26, 5), (8, 16, 64, 64, 5)]
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def step(x, w, dtype, explicit):
@@ -99,7 +89,7 @@ def main():
     print(
         f"TensorFlow {tf.__version__}, TF_ENABLE_ONEDNN_OPTS="
         f"{os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'unset')}, {cpu_name()}, "
-        f"{len(os.sched_getaffinity(0))} CPU threads"
+        f"{usable_cores()} cores"
     )
     print("\nbfloat16 filter gradient vs float32 (relative max error)")
     print("batch grid C_in C_out kernel | 'same'   | pad + 'valid'")

@@ -76,7 +76,13 @@ def main():
     parser.add_argument("--steps", type=int, default=5)
     args = parser.parse_args()
     results = {case[0]: run(*case, steps=args.steps) for case in CASES}
-    print(f"{os.cpu_count()} CPU threads, float32, graph mode, median of {args.steps}")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keras_se3 imports Keras
+    from keras_se3.training import cpu_name, usable_cores
+
+    print(
+        f"{usable_cores()} cores of {cpu_name()}, float32, graph mode, "
+        f"median of {args.steps}"
+    )
     print("\n| model | input | trainable params | train step (ms) | peak RSS (MB) |")
     print("|---|---|---|---|---|")
     for name, size, batch, _ in CASES:

@@ -44,7 +44,6 @@ equivariance error vs rotation angle of each trained model and a slice of a piec
 
 import argparse
 import os
-import platform
 import time
 
 if __name__ == "__main__":  # run as a script: examples/ is on sys.path
@@ -558,7 +557,8 @@ def main(argv=None):
             cells.append(f"{values.mean():.1f} ± {values.std():.1f}")
         print(f"| {variant_label(variant, args)} | " + " | ".join(cells) + " |")
     print(
-        f"\n{minutes:.1f} min on {os.cpu_count()} CPU core(s) ({platform.machine()}), "
+        f"\n{minutes:.1f} min on {training.usable_cores()} core(s) of "
+        f"{training.cpu_name()}, "
         f"{strategy.num_replicas_in_sync} replica(s), "
         f"{keras.mixed_precision.global_policy().name}"
     )

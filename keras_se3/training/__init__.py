@@ -55,6 +55,7 @@ from keras_se3.training.distribute import (
     set_mixed_precision,
     split_cpu,
 )
+from keras_se3.training.machine import cpu_name, usable_cores
 from keras_se3.training.run import export_trained, train_evaluate_export, write_summary
 
 __all__ = [
@@ -63,6 +64,7 @@ __all__ = [
     "add_training_arguments",
     "best_so_far",
     "completed_epochs",
+    "cpu_name",
     "export_trained",
     "first_examples",
     "float32_logits",
@@ -79,5 +81,6 @@ __all__ = [
     "subset",
     "train_evaluate_export",
     "trainable_parameters",
+    "usable_cores",
     "write_summary",
 ]

@@ -1,0 +1,24 @@
+"""What machine a run was timed on: timings are only comparable with the CPU named."""
+
+import os
+import platform
+
+
+def cpu_name():
+    """The CPU's model name (Linux: ``/proc/cpuinfo``), else the platform's word
+    for it, e.g. ``"AMD EPYC 9B14"`` or ``"x86_64"``."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def usable_cores():
+    """CPU cores this process may run on (its affinity mask where there is one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
