@@ -263,8 +263,8 @@ def parse_args(argv=None):
         action="store_true",
         help="add the steerable net with the other basis preset",
     )
-    # Before the default basis became the models' default, this added the
-    # default-basis net next to the paper-basis one: the same two rows now.
+    # The flag of before the models' default basis was "default": the paper-basis
+    # nets plus a default-basis row, so that old commands give the old table.
     parser.add_argument("--default-basis", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--no-cnn", action="store_true", help="skip the CNN")
     parser.add_argument(
@@ -288,7 +288,10 @@ def parse_args(argv=None):
     )
     recipe, _ = parser.parse_known_args(argv)
     parser.set_defaults(**RECIPES[recipe.recipe])
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.default_basis:
+        args.basis, args.compare_basis = "paper", True
+    return args
 
 
 def load_split(split, args):
@@ -512,8 +515,7 @@ def main(argv=None):
     strategy = training.make_strategy(args.strategy, args.cpu_devices)
     training.set_mixed_precision(args.mixed_precision)
     variants = ["steerable"] + ["cnn"] * (not args.no_cnn)
-    compare = args.compare_basis or args.default_basis
-    variants += ["strided"] * args.ablation + ["other-basis"] * compare
+    variants += ["strided"] * args.ablation + ["other-basis"] * args.compare_basis
 
     start = time.perf_counter()
     data = {split: load_split(split, args) for split in ("train",) + SPLITS}

@@ -159,6 +159,9 @@ def test_basis_option_and_the_other_basis_row():
     model = script.VARIANTS["other-basis"][1](args)
     convs = [layer.conv for layer in model.layers if hasattr(layer, "conv")]
     assert {conv.basis for conv in convs} == {get_basis_config("default")}
+    # The old flag still gives the old table: paper-basis nets, a default-basis row.
+    args = script.parse_args(["--default-basis", "--ablation"])
+    assert (args.basis, args.compare_basis) == ("paper", True)
     assert script.parse_args([]).train_orientation == "canonical"
 
 
