@@ -51,7 +51,15 @@ setup(
             "matplotlib>=3.7",
             # `make docs-check` (run by `make test`): the API reference.
             "pdoc==16.0.0",
+            # `make test` runs the portable tests on the JAX and PyTorch backends
+            # too. torch pinned: 2.13.0 resolves to the CPU build here; a bare
+            # `torch` pulls the CUDA build (several GB).
+            "jax>=0.4.30",
+            "torch==2.13.0",
         ],
+        # The other Keras backends (KERAS_BACKEND=jax / torch; README "Backends").
+        "jax": ["jax>=0.4.30"],
+        "torch": ["torch>=2.1"],
         "export": ["tf2onnx>=1.16,<1.18", "onnx>=1.16,<1.24", "onnxruntime>=1.18"],
         "data": ["tensorflow-datasets>=4.9,<4.10", "trimesh>=4"],
         # The `tfds build` command line of TFDS 4.9.10 imports these on start-up

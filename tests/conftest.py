@@ -9,8 +9,27 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # 171 s with it, 72 s without.  Subprocesses of the tests inherit the setting.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+#: The Keras backend of this run (``KERAS_BACKEND``; TensorFlow unless set).  It is
+#: in every test's id (``test_name[...-jax]``).
+BACKEND = keras.backend.backend()
+
+#: What runs on every backend: the layers, models, kernel bases as weights,
+#: ``.keras`` files and the collapse to stock Keras layers.  On JAX and PyTorch only
+#: these are collected, less tests marked ``tensorflow_only``; the rest is
+#: TensorFlow by nature (TFDS pipelines, ``tf.distribute``, SavedModel, tf2onnx)
+#: and the TensorFlow run covers it.
+PORTABLE = (
+    "tests/layers/",
+    "tests/models/",
+    "tests/basis/",
+    "tests/test_backends.py",
+    "tests/test_saved_models.py",
+    "tests/export/test_collapse.py",
+)
 
 #: Tests marked ``slow`` from here (``make test-fast`` runs ``-m "not slow"``), by
 #: file: all of the file's tests ("*"), or test names, with or without their
@@ -20,6 +39,8 @@ import pytest  # noqa: E402
 #: the CATH ResNet, dataset generation, training steps, tf2onnx conversions).
 SLOW = {
     "tests/test_distributed.py": "*",  # one subprocess training on 2 replicas, 78 s
+    "tests/test_jax_data_parallel.py": "*",  # a JAX subprocess, 2 training steps
+    "tests/test_backends.py": "*",  # a subprocess per other backend saves 3 nets
     "tests/models/test_reference_training.py": "*",  # 250 Tetris steps each
     "tests/models/test_mixed_precision.py": [
         "test_tetris_net_trains_under_mixed_bfloat16_and_stays_invariant"
@@ -56,9 +77,31 @@ def _whole_files(config):
     return [pathlib.Path(a).resolve() for a in config.args if "::" not in a]
 
 
+@pytest.fixture(autouse=True)
+def keras_backend(request):
+    """The backend's name, a parameter of every test (so it is in the test's id)."""
+    return request.param
+
+
+@pytest.hookimpl(trylast=True)  # after @parametrize: the backend is the last id
+def pytest_generate_tests(metafunc):
+    if "keras_backend" in metafunc.fixturenames:
+        metafunc.parametrize("keras_backend", [BACKEND], indirect=True)
+
+
+def _without_backend(name):
+    return name.replace(f"-{BACKEND}]", "]").replace(f"[{BACKEND}]", "")
+
+
+def _portable(item, root):
+    path = item.path.relative_to(root).as_posix()
+    return path.startswith(PORTABLE) and not item.get_closest_marker("tensorflow_only")
+
+
 @pytest.hookimpl(tryfirst=True)  # before -m and -k deselect
 def pytest_collection_modifyitems(config, items):
-    """Mark the tests of :data:`SLOW`; a name there that matches no test is an error."""
+    """Mark the tests of :data:`SLOW`; a name there that matches no test is an error.
+    Off TensorFlow, keep only the :data:`PORTABLE` tests."""
     root = config.rootpath
     unused = {}
     for item in items:
@@ -69,8 +112,9 @@ def pytest_collection_modifyitems(config, items):
         if path not in unused:
             whole = any(item.path.is_relative_to(arg) for arg in _whole_files(config))
             unused[path] = set(names) if whole and names != "*" else set()
-        local = item.nodeid.split("::", 1)[-1]  # "Class::test[id]" in a class
-        matched = {local, item.name, getattr(item, "originalname", item.name)}
+        local = _without_backend(item.nodeid.split("::", 1)[-1])  # "Class::test[id]"
+        name = _without_backend(item.name)
+        matched = {local, name, getattr(item, "originalname", name)}
         if names == "*" or matched & set(names):
             item.add_marker(pytest.mark.slow)
             unused[path] -= matched
@@ -80,6 +124,11 @@ def pytest_collection_modifyitems(config, items):
             f"tests/conftest.py's SLOW names tests that do not exist: {stale}. "
             "Update the list to the tests' current names."
         )
+    if BACKEND != "tensorflow":
+        deselected = [item for item in items if not _portable(item, root)]
+        if deselected:
+            config.hook.pytest_deselected(items=deselected)
+            items[:] = [item for item in items if _portable(item, root)]
 
 
 @pytest.fixture

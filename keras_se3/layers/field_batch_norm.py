@@ -84,7 +84,9 @@ class FieldBatchNormalization(FieldLayer):
         if synchronized and keras.backend.backend() != "tensorflow":
             raise ValueError(
                 "FieldBatchNormalization(synchronized=True) is only supported with "
-                "the TensorFlow backend."
+                "the TensorFlow backend (tf.distribute), not with "
+                f"{keras.backend.backend()!r}: set KERAS_BACKEND=tensorflow, or "
+                "use synchronized=False (statistics per device)."
             )
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)

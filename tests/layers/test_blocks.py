@@ -166,6 +166,10 @@ def test_residual_shortcut_blur_then_strided_conv_equals_conv_then_low_pass():
 
 
 def test_blocks_pass_synchronized_batch_norm_to_their_norms():
+    if keras.backend.backend() != "tensorflow":
+        with pytest.raises(ValueError, match="only supported with the TensorFlow"):
+            SE3GatedConv3D("1x0", 3, batch_norm=True, synchronized_batch_norm=True)
+        return
     gated = SE3GatedConv3D(
         "2x0 + 1x1", 3, batch_norm=True, synchronized_batch_norm=True
     )

@@ -5,6 +5,7 @@ import pytest
 from keras_se3 import FieldType, SE3Conv3D, so3
 from keras_se3.basis import BasisConfig
 from keras_se3.transforms import rotate_grid
+from tests.gradients import gradients
 
 TYPE_PAIRS = [
     ("2x0 + 1x1 + 1x2 + 1x0 + 1x3", "1x1 + 2x0 + 1x3 + 1x2"),
@@ -266,24 +267,23 @@ def test_bfloat16_coefficient_gradients_on_grids_smaller_than_the_kernel(size):
     # ~1e30 filter gradients when the kernel (5) is larger than the grid (2, 3, 4;
     # the Tetris net's last layer sees 3^3); the layer pads explicitly there. 7:
     # the backend's "same", where it is right.
-    import tensorflow as tf
-
     fields = "2x0 + 1x1 + 1x2"
     x = _random_input(fields, size=size, batch=4)
-    gradients = {}
+    grads = {}
     for policy in ("float32", "mixed_bfloat16"):
         keras.utils.set_random_seed(3)
         layer = SE3Conv3D("4x0 + 2x1", 5, in_fields=fields, dtype=policy)
-        with tf.GradientTape() as tape:
-            y = layer(x)
-            loss = keras.ops.sum(keras.ops.cast(y, "float32") ** 2)
-        gradients[policy] = tape.gradient(loss, layer.coefficients).numpy()
+        y = layer(x)
+        _, (grads[policy],) = gradients(
+            lambda layer=layer: keras.ops.sum(keras.ops.cast(layer(x), "float32") ** 2),
+            variables=[layer.coefficients],
+        )
         if policy == "float32":  # the explicit padding computes the backend's "same"
             same = keras.ops.conv(x, layer.kernel, padding="same")
             assert _relative(np.asarray(y), np.asarray(same)) < 1e-6
-    assert np.isfinite(gradients["mixed_bfloat16"]).all()
+    assert np.isfinite(grads["mixed_bfloat16"]).all()
     # bfloat16 rounding alone: measured 4e-3 to 6e-3.
-    assert _relative(gradients["mixed_bfloat16"], gradients["float32"]) < 3e-2
+    assert _relative(grads["mixed_bfloat16"], grads["float32"]) < 3e-2
 
 
 def test_wrong_channel_count_names_both():
