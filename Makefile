@@ -19,8 +19,17 @@ $(STAMP): setup.py
 	touch $(STAMP)
 
 # The docstring examples run too (conftest.py gives them np, keras, keras_se3).
+# Then the portable tests (layers, models, bases, .keras files, collapse:
+# PORTABLE in tests/conftest.py) again on each other Keras backend, less those
+# marked slow (the deep nets' training steps: JAX compiles each new shape, and
+# they would double the suite's time); tests/test_backends.py moves the three
+# paper nets between all three backends from the TensorFlow run.
+OTHER_BACKENDS ?= jax torch
 test: lint
 	$(PY) -m pytest -n 2 tests
+	for backend in $(OTHER_BACKENDS); do \
+		KERAS_BACKEND=$$backend $(PY) -m pytest -n 2 -m "not slow" tests || exit 1; \
+	done
 	$(PY) -m pytest -q -p no:randomly --doctest-modules keras_se3
 
 # While developing: every test but those marked `slow` (the end-to-end script runs
@@ -28,6 +37,9 @@ test: lint
 .PHONY: test-fast
 test-fast: $(STAMP)
 	$(PY) -m pytest -n 2 -m "not slow" tests
+	for backend in $(OTHER_BACKENDS); do \
+		KERAS_BACKEND=$$backend $(PY) -m pytest -n 2 -m "not slow" tests || exit 1; \
+	done
 	$(PY) -m pytest -q -p no:randomly --doctest-modules keras_se3
 
 # The main job: the paper's Tetris experiment in a reduced setting (17^3 grid, one

@@ -26,9 +26,9 @@ PORTABLE = (
     "tests/layers/",
     "tests/models/",
     "tests/basis/",
-    "tests/test_backends.py",
     "tests/test_saved_models.py",
     "tests/export/test_collapse.py",
+    "tests/export/test_export_backends.py",
 )
 
 #: Tests marked ``slow`` from here (``make test-fast`` runs ``-m "not slow"``), by
@@ -40,7 +40,7 @@ PORTABLE = (
 SLOW = {
     "tests/test_distributed.py": "*",  # one subprocess training on 2 replicas, 78 s
     "tests/test_jax_data_parallel.py": "*",  # a JAX subprocess, 2 training steps
-    "tests/test_backends.py": "*",  # a subprocess per other backend saves 3 nets
+    "tests/test_backends.py": "*",  # 3 subprocesses of other backends, 3 nets each
     "tests/models/test_reference_training.py": "*",  # 250 Tetris steps each
     "tests/models/test_mixed_precision.py": [
         "test_tetris_net_trains_under_mixed_bfloat16_and_stays_invariant"
@@ -129,6 +129,19 @@ def pytest_collection_modifyitems(config, items):
         if deselected:
             config.hook.pytest_deselected(items=deselected)
             items[:] = [item for item in items if _portable(item, root)]
+
+
+@pytest.fixture
+def float64():
+    """A test that computes in float64: on JAX, 64-bit types are turned on for it
+    (JAX truncates float64 to float32 unless told otherwise)."""
+    if BACKEND == "jax":
+        import jax
+
+        with jax.enable_x64(True):
+            yield
+    else:
+        yield
 
 
 @pytest.fixture

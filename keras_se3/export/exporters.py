@@ -72,6 +72,18 @@ def _check(label, reference, value, tolerance):
     return error
 
 
+def _require_backend(function, backends):
+    """A clear error where the export cannot run on this Keras backend."""
+    backend = keras.backend.backend()
+    if backend not in backends:
+        raise RuntimeError(
+            f"keras_se3.export.{function} needs the {' or '.join(backends)} "
+            f"Keras backend; this process runs {backend!r}. The model itself is "
+            "backend-independent: model.save('model.keras'), then load it in a "
+            "process started with KERAS_BACKEND=tensorflow and export there."
+        )
+
+
 def _prepare(model, collapse):
     if not isinstance(model, keras.Model):
         raise ValueError(f"Expected a keras.Model, got {type(model).__name__}.")
@@ -106,9 +118,14 @@ def to_saved_model(
 
     Returns:
         The relative error of the check (``None`` without ``check``).
+
+    Raises:
+        RuntimeError: on the PyTorch backend (Keras cannot write a SavedModel
+            from PyTorch; TensorFlow and JAX can).
     """
     import tensorflow as tf
 
+    _require_backend("to_saved_model", ("tensorflow", "jax"))
     exported = _prepare(model, collapse)
     in_names = input_names or _input_names(model)
     out_names = output_names or _output_names(model)
@@ -164,8 +181,14 @@ def to_onnx(
 
     Returns:
         The largest relative error of the check (``None`` without ``check``).
+
+    Raises:
+        RuntimeError: on a Keras backend other than TensorFlow (tf2onnx
+            converts TensorFlow graphs).
     """
     import tensorflow as tf
+
+    _require_backend("to_onnx", ("tensorflow",))
 
     try:
         import onnx

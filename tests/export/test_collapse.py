@@ -23,6 +23,7 @@ from keras_se3.layers import (
 )
 from keras_se3.models import cath_resnet, shrec17_net, tetris_net
 from keras_se3.transforms import rotate_grid
+from tests.backend import to_numpy
 
 TOL = 1e-5
 
@@ -44,8 +45,8 @@ def _update_bn_statistics(model, shape, rng, steps=3):
 
 
 def _parity(model, collapsed, x):
-    reference = np.asarray(model(x, training=False))
-    value = np.asarray(collapsed(x, training=False))
+    reference = to_numpy(model(x, training=False))
+    value = to_numpy(collapsed(x, training=False))
     assert value.shape == reference.shape
     return relative_error([reference], [value])
 
@@ -57,8 +58,8 @@ def _float64_outputs(build, model, x):
     try:
         exact = build()
         exact.build(x.shape)
-        exact.set_weights([np.asarray(w, "float64") for w in model.get_weights()])
-        return np.asarray(exact(x.astype("float64"), training=False))
+        exact.set_weights([to_numpy(w, "float64") for w in model.get_weights()])
+        return to_numpy(exact(x.astype("float64"), training=False))
     finally:
         keras.config.set_dtype_policy(previous)
 
@@ -81,7 +82,7 @@ def test_tetris_net_after_training_steps(rng):
     assert _parity(model, collapsed, x) <= TOL
     # Still invariant under the 24 cube rotations (batch of rotated copies).
     batch = np.concatenate([rotate_grid(x[:1], r) for r in so3.cube_rotations()])
-    logits = np.asarray(collapsed(batch.astype("float32")))
+    logits = to_numpy(collapsed(batch.astype("float32")))
     assert np.abs(logits - logits[:1]).max() <= 1e-4 * np.abs(logits).max()
 
 
@@ -94,7 +95,7 @@ def test_tetris_net_after_training_steps(rng):
     ],
     ids=["cath", "shrec17", "tetris-recipe"],
 )
-def test_paper_nets_with_batch_norm_statistics(build, size, rng):
+def test_paper_nets_with_batch_norm_statistics(build, size, rng, float64):
     keras.utils.set_random_seed(1)
     model = build()
     _randomize(model, rng)
@@ -110,12 +111,12 @@ def test_paper_nets_with_batch_norm_statistics(build, size, rng):
     # float32 rounding is ~1e-5: both are compared with the exact (float64)
     # original, and the collapsed net must be as exact as the original.
     exact = _float64_outputs(build, model, x)
-    collapsed_error = relative_error([exact], [np.asarray(collapsed(x))])
-    original_error = relative_error([exact], [np.asarray(model(x, training=False))])
+    collapsed_error = relative_error([exact], [to_numpy(collapsed(x))])
+    original_error = relative_error([exact], [to_numpy(model(x, training=False))])
     assert collapsed_error <= TOL and collapsed_error <= 2 * original_error + 1e-6
     # The original model is untouched.
     for w, old in zip(model.weights, before):
-        np.testing.assert_array_equal(np.asarray(w), old)
+        np.testing.assert_array_equal(to_numpy(w), old)
 
 
 def _stack(rng):
@@ -158,9 +159,9 @@ def test_stack_of_every_layer_and_equivariance(rng):
     assert _parity(model, collapsed, x) <= TOL
     # Exactly equivariant (vector fields rotate with the grid).
     out_fields = keras_se3.FieldType("1x0 + 1x1")
-    y = np.asarray(collapsed(x))
+    y = to_numpy(collapsed(x))
     for r in so3.cube_rotations():
-        rotated = np.asarray(collapsed(rotate_grid(x, r, "1x0 + 1x1")))
+        rotated = to_numpy(collapsed(rotate_grid(x, r, "1x0 + 1x1")))
         expected = rotate_grid(y, r, out_fields)
         assert np.abs(rotated - expected).max() <= 1e-5 * np.abs(y).max()
 
@@ -226,8 +227,8 @@ def test_functional_residual_nested_and_shared_outputs(rng):
     _stock_only(collapsed)
     assert collapsed.input_shape == model.input_shape
     x = rng.normal(size=(2, 7, 7, 7, 5)).astype("float32")
-    reference = [np.asarray(o) for o in model(x, training=False)]
-    values = [np.asarray(o) for o in collapsed(x)]
+    reference = [to_numpy(o) for o in model(x, training=False)]
+    values = [to_numpy(o) for o in collapsed(x)]
     assert relative_error(reference, values) <= TOL
     assert [layer.name for layer in collapsed.layers].count("bn") == 1  # not folded
 
@@ -240,14 +241,14 @@ def test_saved_collapsed_model_loads_without_keras_se3(tmp_path, rng):
     collapsed.save(path)
     x = rng.normal(size=(2, 9, 9, 9, 4)).astype("float32")
     np.save(tmp_path / "x.npy", x)
-    np.save(tmp_path / "y.npy", np.asarray(model(x, training=False)))
+    np.save(tmp_path / "y.npy", to_numpy(model(x, training=False)))
     script = (
         "import sys; sys.modules['keras_se3'] = None\n"
         "import numpy as np, keras\n"
         f"m = keras.saving.load_model({str(path)!r}, safe_mode=True)\n"
         f"x = np.load({str(tmp_path / 'x.npy')!r})\n"
         f"y = np.load({str(tmp_path / 'y.npy')!r})\n"
-        "e = np.abs(np.asarray(m(x)) - y).max() / np.abs(y).max()\n"
+        "e = np.abs(keras.ops.convert_to_numpy(m(x)) - y).max() / np.abs(y).max()\n"
         "assert e <= 1e-5, e\n"
         "print('ok', e)\n"
     )
@@ -405,8 +406,8 @@ def test_every_layer_exports_itself(make, shape, steps, rng):
     _stock_only(stock)
     assert stock.name == layer.name
     x = rng.normal(size=shape).astype("float32")
-    reference = np.asarray(layer(x, training=False))
-    assert relative_error([reference], [np.asarray(stock(x))]) <= TOL
+    reference = to_numpy(layer(x, training=False))
+    assert relative_error([reference], [to_numpy(stock(x))]) <= TOL
     # Named after the layer, or after `name`.
     renamed = layer.to_stock_keras(shape[1:], name="renamed")
     assert renamed.name == "renamed"

@@ -4,6 +4,7 @@ import pytest
 
 from keras_se3 import FieldType, SE3GatedConv3D, SE3ResidualBlock, so3
 from keras_se3.transforms import rotate_grid
+from tests.backend import to_numpy
 
 
 def _relative(a, b):
@@ -30,10 +31,10 @@ def test_gated_conv_exact_equivariance(downsampling, batch_norm):
         dropout=0.3,
     )
     x = _input(in_type, 9)
-    y = np.asarray(block(x, training=False))
+    y = to_numpy(block(x, training=False))
     assert y.shape == (2, 5, 5, 5, FieldType(out_type).dim)
     for rotation in so3.cube_rotations():
-        y_rot = np.asarray(block(rotate_grid(x, rotation, in_type), training=False))
+        y_rot = to_numpy(block(rotate_grid(x, rotation, in_type), training=False))
         assert _relative(y_rot, rotate_grid(y, rotation, out_type)) <= 1e-5
 
 
@@ -70,9 +71,9 @@ def test_residual_block_exact_equivariance(strides, out_fields):
     out_type = out_fields or "2x0 + 1x1"
     x = _input(in_type, 9)
     block(x, training=True)  # moving statistics become non-trivial
-    y = np.asarray(block(x, training=False))
+    y = to_numpy(block(x, training=False))
     for rotation in so3.cube_rotations()[::3]:
-        y_rot = np.asarray(block(rotate_grid(x, rotation, in_type), training=False))
+        y_rot = to_numpy(block(rotate_grid(x, rotation, in_type), training=False))
         assert _relative(y_rot, rotate_grid(y, rotation, out_type)) <= 1e-5
 
 
@@ -91,7 +92,7 @@ def test_blocks_save_and_reload_with_batch_norm_statistics(tmp_path):
     model.save(path)
     reloaded = keras.saving.load_model(path, safe_mode=True)
     np.testing.assert_array_equal(
-        np.asarray(reloaded(x, training=False)), np.asarray(model(x, training=False))
+        to_numpy(reloaded(x, training=False)), to_numpy(model(x, training=False))
     )
 
 
@@ -114,14 +115,14 @@ def test_gated_conv_low_passes_after_the_gate():
     keras.utils.set_random_seed(0)
     block = SE3GatedConv3D("1x0 + 1x1", 5, in_fields="1x0 + 1x1", strides=2)
     x = _input("1x0 + 1x1", 21, batch=1)
-    y = np.asarray(block(x))
+    y = to_numpy(block(x))
     conv = SE3Conv3D(block.gate.input_fields, 5, in_fields="1x0 + 1x1", use_bias=False)
     conv.build(x.shape)
     conv.set_weights(block.conv.get_weights())
     gate = Gate("1x0 + 1x1")
     gate.build(conv.compute_output_shape(x.shape))
     gate.set_weights(block.gate.get_weights())
-    expected = np.asarray(LowPassDownsampling3D(2)(gate(conv(x))))
+    expected = to_numpy(LowPassDownsampling3D(2)(gate(conv(x))))
     assert y.shape == expected.shape == (1, 11, 11, 11, 4)
     np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-6)
 
@@ -129,17 +130,17 @@ def test_gated_conv_low_passes_after_the_gate():
 def test_gated_conv_lowpass_sigma(tmp_path):
     block = SE3GatedConv3D("1x0 + 1x1", 5, strides=2, lowpass_sigma=1.2)
     x = _input("1x0", 9, batch=1)
-    y = np.asarray(block(x))
+    y = to_numpy(block(x))
     assert len(block.down.blur_kernel_1d()) == 7  # the paper's 0.87 has 5 taps
     for rotation in so3.cube_rotations()[:6]:
-        y_rot = np.asarray(block(rotate_grid(x, rotation)))
+        y_rot = to_numpy(block(rotate_grid(x, rotation)))
         assert _relative(y_rot, rotate_grid(y, rotation, "1x0 + 1x1")) <= 1e-5
     inputs = keras.Input((9, 9, 9, 1))
     model = keras.Model(inputs, block(inputs))
     model.save(tmp_path / "block.keras")
     reloaded = keras.saving.load_model(tmp_path / "block.keras")
     assert reloaded.layers[-1].lowpass_sigma == 1.2
-    np.testing.assert_array_equal(np.asarray(reloaded(x)), y)
+    np.testing.assert_array_equal(to_numpy(reloaded(x)), y)
     with pytest.raises(ValueError, match="lowpass_sigma"):
         SE3GatedConv3D("1x0", 3, strides=2, downsampling="average", lowpass_sigma=1.0)
 
@@ -154,11 +155,11 @@ def test_residual_shortcut_blur_then_strided_conv_equals_conv_then_low_pass():
     )
     x = _input("1x0 + 1x1", 21, batch=1)
     block(x)
-    fast = np.asarray(block.shortcut(block.shortcut_blur(x)))
+    fast = to_numpy(block.shortcut(block.shortcut_blur(x)))
     stride_one = SE3Conv3D("2x0", 5, in_fields="1x0 + 1x1", use_bias=False)
     stride_one.build(x.shape)
     stride_one.set_weights(block.shortcut.get_weights())
-    paper = np.asarray(LowPassDownsampling3D(2)(stride_one(x)))
+    paper = to_numpy(LowPassDownsampling3D(2)(stride_one(x)))
     assert fast.shape == paper.shape == (1, 11, 11, 11, 2)
     # Equal away from the border, where the zero padding enters in different places.
     inner = (slice(None), slice(3, -3), slice(3, -3), slice(3, -3))

@@ -5,6 +5,7 @@ import pytest
 from keras_se3 import FieldType, so3
 from keras_se3.layers import FieldDropout
 from keras_se3.transforms import rotate_grid
+from tests.backend import to_numpy
 
 FIELDS = "2x0 + 1x1 + 1x2 + 1x0 + 1x3"
 
@@ -18,15 +19,15 @@ def _random_input(field_type, size=5, batch=2, seed=0):
 def test_identity_at_inference():
     layer = FieldDropout(FIELDS, 0.5, seed=0)
     x = _random_input(FIELDS)
-    np.testing.assert_array_equal(np.asarray(layer(x)), x)
-    np.testing.assert_array_equal(np.asarray(layer(x, training=False)), x)
+    np.testing.assert_array_equal(to_numpy(layer(x)), x)
+    np.testing.assert_array_equal(to_numpy(layer(x, training=False)), x)
 
 
 def test_one_draw_per_sample_and_field():
     fields = FieldType(FIELDS)
     layer = FieldDropout(fields, 0.5, seed=1)
     x = np.ones((64, 3, 3, 3, fields.dim), "float32")
-    y = np.asarray(layer(x, training=True))
+    y = to_numpy(layer(x, training=True))
     assert set(np.unique(y)) <= {0.0, 2.0}
     for piece in fields.slices():
         block = y[..., piece].reshape(64, -1)
@@ -39,10 +40,10 @@ def test_one_draw_per_sample_and_field():
 def test_equivariant_for_a_shared_mask():
     # With the same draw (same seed) the masked map rotates with the input.
     x = _random_input(FIELDS, size=5, batch=4)
-    y = np.asarray(FieldDropout(FIELDS, 0.4, seed=3)(x, training=True))
+    y = to_numpy(FieldDropout(FIELDS, 0.4, seed=3)(x, training=True))
     for rotation in so3.cube_rotations()[::4]:
         layer = FieldDropout(FIELDS, 0.4, seed=3)
-        y_rot = np.asarray(layer(rotate_grid(x, rotation, FIELDS), training=True))
+        y_rot = to_numpy(layer(rotate_grid(x, rotation, FIELDS), training=True))
         np.testing.assert_allclose(
             y_rot, rotate_grid(y, rotation, FIELDS), rtol=1e-5, atol=1e-6
         )
@@ -53,7 +54,7 @@ def test_rate_and_scaling_are_right_statistically(rate):
     fields = FieldType("50x0 + 50x1")
     layer = FieldDropout(fields, rate, seed=7)
     x = np.ones((200, 1, 1, 1, fields.dim), "float32")
-    y = np.asarray(layer(x, training=True))
+    y = to_numpy(layer(x, training=True))
     dropped = np.mean(y[:, 0, 0, 0, [p.start for p in fields.slices()]] == 0)
     # 20000 draws: standard error < 0.004.
     assert abs(dropped - rate) < 0.02
@@ -77,7 +78,7 @@ def test_in_a_model_fit_and_save(tmp_path):
     path = tmp_path / "drop.keras"
     model.save(path)
     reloaded = keras.saving.load_model(path, safe_mode=True)
-    np.testing.assert_array_equal(np.asarray(reloaded(x)), np.asarray(model(x)))
+    np.testing.assert_array_equal(to_numpy(reloaded(x)), to_numpy(model(x)))
     assert reloaded.layers[1].get_config()["rate"] == 0.3
 
 

@@ -13,7 +13,7 @@ from keras_se3.layers import (
     SE3Conv3DTranspose,
 )
 from keras_se3.layers.field_layer import FieldLayer, field_norms, scalar_bias
-from tests.gradients import gradients
+from tests.backend import gradients, to_numpy
 
 EPS = FieldLayer.NORM_EPSILON
 
@@ -41,9 +41,9 @@ def test_one_epsilon_for_every_field_norm():
     assert NormActivation("1x1").epsilon == InvariantPooling("1x1").epsilon == EPS
     # At v = 0 every norm is sqrt(epsilon), in the pooling and the activation.
     zeros = np.zeros((1, 3, 3, 3, 8), "float32")
-    pooled = np.asarray(InvariantPooling("1x1 + 1x2")(zeros))
+    pooled = to_numpy(InvariantPooling("1x1 + 1x2")(zeros))
     np.testing.assert_allclose(pooled, np.sqrt(EPS), rtol=1e-6)
-    norms = np.asarray(field_norms(zeros, FieldType("1x1 + 1x2"), [0, 1], EPS))
+    norms = to_numpy(field_norms(zeros, FieldType("1x1 + 1x2"), [0, 1], EPS))
     np.testing.assert_allclose(norms, np.sqrt(EPS), rtol=1e-6)
 
 
@@ -67,7 +67,7 @@ def test_gradients_at_zero_are_finite_and_bounded(dtype):
 
 def test_scalar_bias_touches_only_scalar_channels():
     fields = FieldType("1x1 + 2x0 + 1x2 + 1x0")
-    bias = np.asarray(scalar_bias(np.array([1.0, 2.0, 3.0], "float32"), fields))
+    bias = to_numpy(scalar_bias(np.array([1.0, 2.0, 3.0], "float32"), fields))
     expected = np.zeros(fields.dim)
     expected[[3, 4, 10]] = [1.0, 2.0, 3.0]
     np.testing.assert_array_equal(bias, expected)
@@ -96,4 +96,4 @@ def test_saved_configs_keep_their_epsilon(tmp_path):
     loaded = keras.saving.load_model(tmp_path / "pool.keras")
     assert loaded.layers[-1].epsilon == 1e-12
     zeros = np.zeros((1, 3, 3, 3, 3), "float32")
-    np.testing.assert_allclose(np.asarray(loaded(zeros)), 1e-6, rtol=1e-6)
+    np.testing.assert_allclose(to_numpy(loaded(zeros)), 1e-6, rtol=1e-6)

@@ -5,7 +5,7 @@ import pytest
 from keras_se3 import FieldType, so3
 from keras_se3.layers import Gate
 from keras_se3.transforms import rotate_grid
-from tests.gradients import gradients
+from tests.backend import gradients, to_numpy
 
 TYPES = ["2x0 + 1x1 + 1x2 + 1x0 + 1x3", "1x1 + 2x0", "2x2", "3x0"]
 
@@ -32,10 +32,10 @@ def test_exact_equivariance_under_cube_rotations(fields):
     layer = Gate(fields, bias_initializer="random_normal")
     in_type = Gate.input_fields(fields)
     x = _random_input(in_type)
-    y = np.asarray(layer(x))
+    y = to_numpy(layer(x))
     assert y.shape == (2, 7, 7, 7, FieldType(fields).dim)
     for rotation in so3.cube_rotations():
-        y_rot = np.asarray(layer(rotate_grid(x, rotation, in_type)))
+        y_rot = to_numpy(layer(rotate_grid(x, rotation, in_type)))
         assert _relative(y_rot, rotate_grid(y, rotation, fields)) <= 1e-5
 
 
@@ -43,8 +43,8 @@ def test_matches_the_definition():
     fields = FieldType("1x1 + 1x0 + 1x2")
     layer = Gate(fields, activation="tanh", bias_initializer="random_normal")
     x = _random_input(Gate.input_fields(fields), size=3)
-    y = np.asarray(layer(x))
-    b, bg = np.asarray(layer.bias), np.asarray(layer.gate_bias)
+    y = to_numpy(layer(x))
+    b, bg = to_numpy(layer.bias), to_numpy(layer.gate_bias)
     assert b.shape == (1,) and bg.shape == (2,)
 
     def sigmoid(t):
@@ -77,7 +77,7 @@ def test_gradients_reach_every_weight():
         lambda: keras.ops.sum(layer(x) ** 2), variables=lambda: layer.trainable_weights
     )
     assert len(grads) == 2
-    assert all(g is not None and np.any(np.asarray(g) != 0) for g in grads)
+    assert all(g is not None and np.any(to_numpy(g) != 0) for g in grads)
 
 
 def test_save_and_reload(tmp_path):
@@ -91,7 +91,7 @@ def test_save_and_reload(tmp_path):
     model.save(path)
     reloaded = keras.saving.load_model(path, safe_mode=True)
     x = _random_input(Gate.input_fields(fields), size=5)
-    np.testing.assert_array_equal(np.asarray(reloaded(x)), np.asarray(model(x)))
+    np.testing.assert_array_equal(to_numpy(reloaded(x)), to_numpy(model(x)))
     assert reloaded.layers[1].get_config()["fields"] == fields
 
 

@@ -5,7 +5,7 @@ import pytest
 from keras_se3 import FieldType, so3
 from keras_se3.layers import NormActivation
 from keras_se3.transforms import rotate_grid
-from tests.gradients import gradients
+from tests.backend import gradients, to_numpy
 
 FIELDS = "2x0 + 1x1 + 1x2 + 1x0 + 1x3"
 
@@ -24,17 +24,17 @@ def _random_input(field_type, size=7, batch=2, seed=0):
 def test_exact_equivariance_under_cube_rotations(activation):
     layer = NormActivation(FIELDS, activation, bias_initializer="random_normal")
     x = _random_input(FIELDS)
-    y = np.asarray(layer(x))
+    y = to_numpy(layer(x))
     for rotation in so3.cube_rotations():
-        y_rot = np.asarray(layer(rotate_grid(x, rotation, FIELDS)))
+        y_rot = to_numpy(layer(rotate_grid(x, rotation, FIELDS)))
         assert _relative(y_rot, rotate_grid(y, rotation, FIELDS)) <= 1e-5
 
 
 def test_matches_the_definition():
     layer = NormActivation("1x1 + 1x0", "softplus", bias_initializer="random_normal")
     x = _random_input("1x1 + 1x0", size=3)
-    y = np.asarray(layer(x))
-    b = np.asarray(layer.bias)
+    y = to_numpy(layer(x))
+    b = to_numpy(layer.bias)
     norm = np.sqrt(np.sum(x[..., :3] ** 2, axis=-1, keepdims=True) + 1e-6)
     np.testing.assert_allclose(
         y[..., :3], np.log1p(np.exp(norm + b[0])) * x[..., :3] / norm, rtol=1e-5
@@ -45,7 +45,7 @@ def test_matches_the_definition():
 def test_safe_at_zero():
     layer = NormActivation("1x1 + 1x2", "relu", bias_initializer="ones")
     x = np.zeros((1, 3, 3, 3, 8), "float32")
-    y = np.asarray(layer(x))
+    y = to_numpy(layer(x))
     assert np.all(np.isfinite(y)) and np.all(y == 0)
     grads_x, grads_w = gradients(
         lambda x: keras.ops.sum(layer(x)), [x], layer.trainable_weights
@@ -60,7 +60,7 @@ def test_gradients_reach_every_weight():
         lambda: keras.ops.sum(layer(x) ** 2), variables=lambda: layer.trainable_weights
     )
     assert grad.shape == (FieldType(FIELDS).num_fields,)
-    assert np.all(np.asarray(grad) != 0)
+    assert np.all(to_numpy(grad) != 0)
 
 
 def test_save_and_reload(tmp_path):
@@ -72,7 +72,7 @@ def test_save_and_reload(tmp_path):
     model.save(path)
     reloaded = keras.saving.load_model(path, safe_mode=True)
     x = _random_input(FIELDS, size=5)
-    np.testing.assert_array_equal(np.asarray(reloaded(x)), np.asarray(model(x)))
+    np.testing.assert_array_equal(to_numpy(reloaded(x)), to_numpy(model(x)))
 
 
 def test_mixed_precision():

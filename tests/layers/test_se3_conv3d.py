@@ -5,7 +5,7 @@ import pytest
 from keras_se3 import FieldType, SE3Conv3D, so3
 from keras_se3.basis import BasisConfig
 from keras_se3.transforms import rotate_grid
-from tests.gradients import gradients
+from tests.backend import gradients, to_numpy
 
 TYPE_PAIRS = [
     ("2x0 + 1x1 + 1x2 + 1x0 + 1x3", "1x1 + 2x0 + 1x3 + 1x2"),
@@ -32,18 +32,18 @@ def test_exact_equivariance_under_cube_rotations(basis, in_type, out_type):
         out_type, 5, in_fields=in_type, basis=basis, bias_initializer="random_normal"
     )
     x = _random_input(in_type)
-    y = np.asarray(layer(x))
+    y = to_numpy(layer(x))
     for rotation in so3.cube_rotations():
-        y_rot = np.asarray(layer(rotate_grid(x, rotation, in_type)))
+        y_rot = to_numpy(layer(rotate_grid(x, rotation, in_type)))
         assert _relative(y_rot, rotate_grid(y, rotation, out_type)) <= 1e-5
 
 
 def test_vectors_rotate_with_the_plain_rotation_matrix():
     layer = SE3Conv3D("1x1", 5, in_fields="1x0", use_bias=False)
     x = _random_input("1x0")
-    y = np.asarray(layer(x))
+    y = to_numpy(layer(x))
     for rotation in so3.cube_rotations():
-        y_rot = np.asarray(layer(rotate_grid(x, rotation)))
+        y_rot = to_numpy(layer(rotate_grid(x, rotation)))
         # Spatial part only (scalars), then the vector components by R itself.
         expected = rotate_grid(y, rotation) @ rotation.T
         assert _relative(y_rot, expected.astype("float32")) <= 1e-5
@@ -56,7 +56,7 @@ def test_vector_components_are_x_y_z_along_array_axes():
         index = [2, 2, 2]
         index[axis] = 3  # a point at +1 along array axis `axis`
         x[(0, *index, 0)] = 1.0
-        v = np.asarray(layer(x))[0, 2, 2, 2]
+        v = to_numpy(layer(x))[0, 2, 2, 2]
         # The centre sees the point only along `axis`: the vector is parallel to it.
         others = np.delete(v, axis)
         assert abs(v[axis]) > 1e-3 and np.allclose(
@@ -66,7 +66,7 @@ def test_vector_components_are_x_y_z_along_array_axes():
 
 def test_bias_only_on_scalar_fields():
     layer = SE3Conv3D("1x1 + 2x0 + 1x2", 3, in_fields="1x0", bias_initializer="ones")
-    y = np.asarray(layer(np.zeros((1, 4, 4, 4, 1), "float32")))
+    y = to_numpy(layer(np.zeros((1, 4, 4, 4, 1), "float32")))
     np.testing.assert_array_equal(y[..., 3:5], 1.0)
     np.testing.assert_array_equal(y[..., :3], 0.0)
     np.testing.assert_array_equal(y[..., 5:], 0.0)
@@ -122,9 +122,9 @@ def test_symmetric_padding_keeps_exact_equivariance(kwargs):
     # cube rotations still commute with the layer.
     layer = SE3Conv3D("1x0 + 1x1", 3, in_fields="1x1", use_bias=False, **kwargs)
     x = _random_input("1x1", size=9)
-    y = np.asarray(layer(x))
+    y = to_numpy(layer(x))
     for rotation in so3.cube_rotations()[::5]:
-        y_rot = np.asarray(layer(rotate_grid(x, rotation, "1x1")))
+        y_rot = to_numpy(layer(rotate_grid(x, rotation, "1x1")))
         assert _relative(y_rot, rotate_grid(y, rotation, "1x0 + 1x1")) <= 1e-5
 
 
@@ -157,7 +157,7 @@ def test_random_layer_keeps_white_input_at_unit_variance(
             use_bias=False,
             parametrization=parametrization,
         )
-        stds.append(np.asarray(layer(x))[:, 4:-4, 4:-4, 4:-4].std())
+        stds.append(to_numpy(layer(x))[:, 4:-4, 4:-4, 4:-4].std())
     assert 0.8 <= np.sqrt(np.mean(np.square(stds))) <= 1.25, stds
 
 
@@ -180,18 +180,18 @@ def test_scaled_basis_is_the_same_kernel_space_with_unit_coefficients():
     )
     unit.build((None, 7, 7, 7, 10))
     scaled.build((None, 7, 7, 7, 10))
-    basis_u, coeff_u = np.asarray(unit.basis_kernels), np.asarray(unit.coefficients)
-    basis_s = np.asarray(scaled.basis_kernels)
+    basis_u, coeff_u = to_numpy(unit.basis_kernels), to_numpy(unit.coefficients)
+    basis_s = to_numpy(scaled.basis_kernels)
     coeff_s = np.empty_like(coeff_u)
     for std, b, c in _segment_scales(unit):
         np.testing.assert_allclose(basis_s[b], basis_u[b] * std, rtol=1e-6, atol=0)
         coeff_s[c] = coeff_u[c] / std
     # Unit-variance coefficients (se3cnn's N(0, 1))...
-    assert 0.85 < np.asarray(scaled.coefficients).std() < 1.15
+    assert 0.85 < to_numpy(scaled.coefficients).std() < 1.15
     # ... and the same kernel for coefficients rescaled by the std.
     scaled.coefficients.assign(coeff_s)
     np.testing.assert_allclose(
-        np.asarray(scaled.kernel), np.asarray(unit.kernel), rtol=1e-5, atol=1e-7
+        to_numpy(scaled.kernel), to_numpy(unit.kernel), rtol=1e-5, atol=1e-7
     )
 
 
@@ -224,7 +224,7 @@ def test_save_and_reload_bit_identical(tmp_path):
     path = tmp_path / "model.keras"
     model.save(path)
     reloaded = keras.saving.load_model(path, safe_mode=True)
-    np.testing.assert_array_equal(np.asarray(reloaded(x)), np.asarray(model(x)))
+    np.testing.assert_array_equal(to_numpy(reloaded(x)), to_numpy(model(x)))
     config = reloaded.layers[1].get_config()
     assert (
         config["in_fields"] == "1x0 + 1x1"
@@ -257,8 +257,8 @@ def test_mixed_precision_keeps_float32_variables(policy):
     reference = SE3Conv3D("1x0 + 1x1", 3, in_fields="1x0 + 1x1")
     reference.build(x.shape)
     reference.set_weights(layer.get_weights())
-    expected = np.asarray(reference(x))
-    assert _relative(np.asarray(y, dtype="float32"), expected) < 3e-2
+    expected = to_numpy(reference(x))
+    assert _relative(to_numpy(y, dtype="float32"), expected) < 3e-2
 
 
 @pytest.mark.parametrize("size", [2, 3, 4, 7])
@@ -280,7 +280,7 @@ def test_bfloat16_coefficient_gradients_on_grids_smaller_than_the_kernel(size):
         )
         if policy == "float32":  # the explicit padding computes the backend's "same"
             same = keras.ops.conv(x, layer.kernel, padding="same")
-            assert _relative(np.asarray(y), np.asarray(same)) < 1e-6
+            assert _relative(to_numpy(y), to_numpy(same)) < 1e-6
     assert np.isfinite(grads["mixed_bfloat16"]).all()
     # bfloat16 rounding alone: measured 4e-3 to 6e-3.
     assert _relative(grads["mixed_bfloat16"], grads["float32"]) < 3e-2
@@ -333,9 +333,9 @@ def test_exact_equivariance_random_types(seed):
     kernel = int(rng.choice([3, 5]))
     layer = SE3Conv3D(out_type, kernel, in_fields=in_type, bias_initializer="ones")
     x = _random_input(in_type, size=7, seed=seed)
-    y = np.asarray(layer(x))
+    y = to_numpy(layer(x))
     for rotation in so3.cube_rotations():
-        y_rot = np.asarray(layer(rotate_grid(x, rotation, in_type)))
+        y_rot = to_numpy(layer(rotate_grid(x, rotation, in_type)))
         error = _relative(y_rot, rotate_grid(y, rotation, out_type))
         assert error <= 1e-5, (str(in_type), str(out_type), error)
 

@@ -4,6 +4,7 @@ import pytest
 from keras_se3 import so3
 from keras_se3.layers import SE3Conv3D, SE3Conv3DTranspose
 from keras_se3.transforms import rotate_grid
+from tests.backend import to_numpy
 
 
 def _relative(a, b):
@@ -17,10 +18,10 @@ def test_exact_equivariance_and_centred_grid(strides, padding):
         out_type, 3, in_fields=in_type, strides=strides, padding=padding
     )
     x = np.random.default_rng(0).normal(size=(2, 5, 5, 5, 10)).astype("float32")
-    y = np.asarray(layer(x))
+    y = to_numpy(layer(x))
     assert y.shape == layer.compute_output_shape(x.shape)
     for rotation in so3.cube_rotations():
-        y_rot = np.asarray(layer(rotate_grid(x, rotation, in_type)))
+        y_rot = to_numpy(layer(rotate_grid(x, rotation, in_type)))
         assert _relative(y_rot, rotate_grid(y, rotation, out_type)) <= 1e-5
 
 
@@ -35,10 +36,10 @@ def test_upsamples_a_point_into_a_centred_kernel_footprint():
     layer = SE3Conv3DTranspose("1x0", 3, in_fields="1x0", strides=2, use_bias=False)
     x = np.zeros((1, 3, 3, 3, 1), "float32")
     x[0, 1, 1, 1, 0] = 1.0  # the centre voxel
-    y = np.asarray(layer(x))[0, ..., 0]
+    y = to_numpy(layer(x))[0, ..., 0]
     assert y.shape == (5, 5, 5)
     # The centre's kernel lands on output voxels 1..3 around the output centre.
-    np.testing.assert_allclose(y[1:4, 1:4, 1:4], np.asarray(layer.kernel)[..., 0, 0])
+    np.testing.assert_allclose(y[1:4, 1:4, 1:4], to_numpy(layer.kernel)[..., 0, 0])
     assert np.count_nonzero(y) == np.count_nonzero(y[1:4, 1:4, 1:4])
 
 

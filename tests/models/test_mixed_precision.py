@@ -12,6 +12,7 @@ from keras_se3.datasets.tetris_pieces import TETRIS_NAMES, tetris_voxels
 from keras_se3.layers import SE3GatedConv3D
 from keras_se3.models import tetris_net
 from keras_se3.transforms import rotate_grid
+from tests.backend import to_numpy
 
 # Odd, and (9 - 1) is divisible by the total stride 4: the subsampled grids stay
 # centred, so the net is exactly invariant under the 24 cube rotations.  Small on
@@ -54,7 +55,7 @@ def _invariance_error(model, pieces):
     for piece in pieces:
         batch = np.stack([rotate_grid(piece[None], r)[0] for r in so3.cube_rotations()])
         logits = model(batch, training=False)
-        logits = np.asarray(keras.ops.convert_to_numpy(logits), dtype="float64")
+        logits = to_numpy(keras.ops.convert_to_numpy(logits), dtype="float64")
         errors.append(np.abs(logits - logits[:1]).max() / np.abs(logits[:1]).max())
     return max(errors)
 
@@ -68,11 +69,15 @@ def test_tetris_net_trains_under_mixed_bfloat16_and_stays_invariant(mixed_bfloat
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
     before = model.get_weights()
+    # The loss without dropout (its masks differ between backends' generators,
+    # and the training losses of 3 steps differ by less than their noise).
+    start = model.evaluate(x, y, batch_size=8, verbose=0)
     # 3 Adam steps on the 8 pieces (one batch); an Adam step moves weights by ~lr.
     history = model.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0)
     losses = history.history["loss"]
     assert np.all(np.isfinite(losses))
-    assert losses[-1] < losses[0]  # measured: 2.088, 2.079, 2.075
+    end = model.evaluate(x, y, batch_size=8, verbose=0)
+    assert end < start, (start, end, losses)
     after = model.get_weights()
     # NaN weights with finite losses came from TensorFlow's oneDNN bfloat16 Conv3D
     # filter gradient on a grid smaller than the kernel (the last layer: 5^3 on
@@ -85,7 +90,8 @@ def test_tetris_net_trains_under_mixed_bfloat16_and_stays_invariant(mixed_bfloat
 
     # Variables (and the optimizer's) stay float32; the computation is bfloat16.
     assert all(w.dtype == "float32" for w in model.weights)
-    slots = [v for v in model.optimizer.variables if v.dtype != "int64"]  # not steps
+    # Not the step counter (int64 on TensorFlow, int32 on PyTorch).
+    slots = [v for v in model.optimizer.variables if "int" not in v.dtype]
     assert slots and all(v.dtype == "float32" for v in slots)
     gated = [layer for layer in model.layers if isinstance(layer, SE3GatedConv3D)]
     assert len(gated) == 4

@@ -12,7 +12,7 @@ from keras_se3.models import (
     tetris_net,
 )
 from keras_se3.transforms import rotate_grid
-from tests.gradients import gradients
+from tests.backend import gradients, to_numpy
 
 
 def _trainable(model):
@@ -47,7 +47,7 @@ def _invariance_error(model, size, seed=0):
     # All 24 rotated copies in one batch; inference mode.
     x = np.random.default_rng(seed).normal(size=(1, size, size, size, 1))
     batch = np.concatenate([rotate_grid(x, r) for r in so3.cube_rotations()])
-    logits = np.asarray(model(batch.astype("float32"), training=False))
+    logits = to_numpy(model(batch.astype("float32"), training=False))
     return np.abs(logits - logits[:1]).max() / np.abs(logits[:1]).max()
 
 
@@ -74,13 +74,13 @@ def test_tetris_net_options_wire_through_and_add_no_parameters():
     # The input blur is the first thing the net does: the same net without it,
     # fed the blurred grid, gives the same logits.
     x = np.random.default_rng(4).normal(size=(2, 9, 9, 9, 1)).astype("float32")
-    blurred = np.asarray(model.get_layer("input_blur")(x))
+    blurred = to_numpy(model.get_layer("input_blur")(x))
     assert np.abs(blurred - x).max() > 0.1
     plain = tetris_net(lowpass_sigma=1.2, batch_norm=True, momentum=0.9)
     plain.set_weights(model.get_weights())
     np.testing.assert_allclose(
-        np.asarray(plain(blurred, training=False)),
-        np.asarray(model(x, training=False)),
+        to_numpy(plain(blurred, training=False)),
+        to_numpy(model(x, training=False)),
         rtol=1e-5,
         atol=1e-6,
     )
@@ -114,7 +114,7 @@ def test_tetris_net_trains_and_gradients_reach_every_weight():
 
     _, grads = gradients(loss, variables=model.trainable_weights)
     for weight, grad in zip(model.trainable_weights, grads):
-        assert grad is not None and np.any(np.asarray(grad) != 0), weight.path
+        assert grad is not None and np.any(to_numpy(grad) != 0), weight.path
 
 
 def test_tetris_net_save_and_reload(tmp_path):
@@ -125,7 +125,7 @@ def test_tetris_net_save_and_reload(tmp_path):
     model.save(path)
     reloaded = keras.saving.load_model(path, safe_mode=True)
     np.testing.assert_array_equal(
-        np.asarray(reloaded(x, training=False)), np.asarray(model(x, training=False))
+        to_numpy(reloaded(x, training=False)), to_numpy(model(x, training=False))
     )
 
 
@@ -138,7 +138,7 @@ def test_cath_resnet_save_and_reload(tmp_path):
     model.save(path)
     reloaded = keras.saving.load_model(path, safe_mode=True)
     np.testing.assert_array_equal(
-        np.asarray(reloaded(x, training=False)), np.asarray(model(x, training=False))
+        to_numpy(reloaded(x, training=False)), to_numpy(model(x, training=False))
     )
 
 
@@ -158,8 +158,8 @@ def test_paper_nets_under_mixed_bfloat16_compute_the_float32_logits(build, num_c
     assert all(w.dtype == "float32" for w in mixed.weights), build.__name__
     reference = build()
     reference.set_weights(mixed.get_weights())
-    logits = np.asarray(mixed(x, training=False), dtype="float32")
-    expected = np.asarray(reference(x, training=False))
+    logits = to_numpy(mixed(x, training=False), dtype="float32")
+    expected = to_numpy(reference(x, training=False))
     assert logits.shape == expected.shape == (2, num_classes)
     scale = np.abs(expected).max()
     assert scale > 0
@@ -185,4 +185,4 @@ def test_gradients_reach_every_weight_of_the_deep_nets(build, size):
         variables=model.trainable_weights,
     )
     for weight, grad in zip(model.trainable_weights, grads):
-        assert grad is not None and np.any(np.asarray(grad) != 0), weight.path
+        assert grad is not None and np.any(to_numpy(grad) != 0), weight.path

@@ -1,12 +1,23 @@
-"""Gradients in tests, on whichever Keras backend the suite runs.
+"""Tests on whichever Keras backend the suite runs: arrays and gradients.
 
-``tf.GradientTape`` exists only on TensorFlow; this computes the same numbers with
+``np.asarray`` fails on a PyTorch tensor that requires grad (every eager layer
+output there): :func:`to_numpy` converts any backend's tensor. ``tf.GradientTape``
+exists only on TensorFlow: :func:`gradients` computes the same numbers with
 ``jax.grad`` (through a ``keras.StatelessScope``, so that the layers' variables
 become arguments) or ``torch.autograd.grad``.
 """
 
 import keras
 import numpy as np
+
+
+def to_numpy(x, dtype=None):
+    """A numpy array of ``x``: a backend tensor, an array, a number or a list."""
+    if isinstance(x, (list, tuple)):
+        return np.asarray([to_numpy(e) for e in x], dtype)
+    if isinstance(x, (np.ndarray, np.generic, int, float)):
+        return np.asarray(x, dtype)
+    return np.asarray(keras.ops.convert_to_numpy(x), dtype)
 
 
 def gradients(loss_fn, inputs=(), variables=()):
