@@ -29,6 +29,7 @@ PORTABLE = (
     "tests/test_saved_models.py",
     "tests/export/test_collapse.py",
     "tests/export/test_export_backends.py",
+    "tests/training/test_strategy_backends.py",
 )
 
 #: Tests marked ``slow`` from here (``make test-fast`` runs ``-m "not slow"``), by

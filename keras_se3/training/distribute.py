@@ -95,8 +95,17 @@ def make_strategy(name, cpu_devices=None):
         The strategy (its name and replicas are printed).
 
     Raises:
-        SetupError: for an unknown name or a bad ``TF_CONFIG``.
+        SetupError: for an unknown name, a bad ``TF_CONFIG``, or a strategy
+            other than ``"default"`` on a Keras backend other than TensorFlow.
     """
+    backend = keras.backend.backend()
+    if (name != "default" or cpu_devices) and backend != "tensorflow":
+        raise SetupError(
+            f"--strategy {name} (and --cpu-devices) are tf.distribute strategies: "
+            f"they need KERAS_BACKEND=tensorflow, this process runs {backend!r}. "
+            "On JAX, set keras.distribution.DataParallel instead (README, "
+            "Backends)."
+        )
     if cpu_devices:
         split_cpu(cpu_devices)
     if name == "default":
