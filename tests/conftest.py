@@ -80,8 +80,9 @@ def _whole_files(config):
 
 @pytest.fixture(autouse=True)
 def keras_backend(request):
-    """The backend's name, a parameter of every test (so it is in the test's id)."""
-    return request.param
+    """The backend's name, a parameter of every test (so it is in the test's id);
+    unittest-style tests (the TFDS builder tests) take no parameters."""
+    return getattr(request, "param", BACKEND)
 
 
 @pytest.hookimpl(trylast=True)  # after @parametrize: the backend is the last id
