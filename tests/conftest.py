@@ -71,6 +71,26 @@ SLOW = {
     ],
 }
 
+#: Slow only off TensorFlow: the deep nets' tests, which take JAX 50-120 s each
+#: (it compiles every new shape it runs eagerly; TensorFlow: a few seconds). They
+#: stay in the TensorFlow run of ``make test-fast``, and tests/test_backends.py
+#: runs the three paper nets on every backend.
+SLOW_OFF_TENSORFLOW = {
+    "tests/models/test_paper_models.py": [
+        "test_paper_nets_under_mixed_bfloat16_compute_the_float32_logits"
+        "[cath_resnet-10]",
+        "test_paper_nets_under_mixed_bfloat16_compute_the_float32_logits"
+        "[shrec17_net-55]",
+        "test_gradients_reach_every_weight_of_the_deep_nets[shrec17_net-33]",
+        "test_cath_parameter_counts_are_the_papers",
+        "test_tetris_and_shrec17_parameter_counts",
+    ],
+}
+if BACKEND != "tensorflow":
+    for _path, _names in SLOW_OFF_TENSORFLOW.items():
+        if SLOW.get(_path) != "*":
+            SLOW[_path] = [*SLOW.get(_path, []), *_names]
+
 
 def _whole_files(config):
     """Test files collected in full: named on the command line (or their folders)
