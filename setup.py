@@ -53,8 +53,8 @@ setup(
             "pdoc==16.0.0",
             # `make test` runs the portable tests on the JAX and PyTorch backends
             # too. torch pinned: 2.13.0 resolves to the CPU build here; a bare
-            # `torch` pulls the CUDA build (several GB).
-            "jax>=0.4.30",
+            # `torch` pulls the CUDA build (several GB). jax: the tested minor.
+            "jax>=0.10,<0.11",
             "torch==2.13.0",
         ],
         # The other Keras backends (KERAS_BACKEND=jax / torch; README "Backends").
