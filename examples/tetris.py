@@ -250,6 +250,14 @@ def parse_args(argv=None):
         "Haar-random rotation of each, drawn per seed and cubic-spline resampled "
         "(the paper's code)",
     )
+    parser.add_argument(
+        "--classifier-init",
+        choices=("keras", "pytorch"),
+        default="keras",
+        help="of the final Dense layer: keras (Glorot uniform, zero bias) or "
+        "pytorch (weights and bias uniform in +-1/sqrt(fan_in), as the paper's "
+        "code drew them); the other weights and random draws stay the same",
+    )
     parser.add_argument("--data-dir", help="TFDS data directory")
     parser.add_argument("--ablation", action="store_true", help="add the strided net")
     parser.add_argument(
@@ -369,6 +377,25 @@ def make_optimizer(args):
     return keras_se3.optimizers.Adam(learning_rate(args))
 
 
+def draw_classifier_as_pytorch(model, seed):
+    """Redraw the ``logits`` Dense layer as PyTorch's ``nn.Linear`` draws it.
+
+    Weights and bias uniform in ``[-1/sqrt(fan_in), 1/sqrt(fan_in)]``.  The draw
+    uses numpy, not Keras's random state, so every other draw of the run (the
+    convolutions' coefficients, dropout masks) is the same as with the Keras init.
+    """
+    layer = model.get_layer("logits")
+    kernel, bias = layer.get_weights()
+    bound = 1.0 / np.sqrt(kernel.shape[0])
+    rng = np.random.default_rng([seed, 128])
+    layer.set_weights(
+        [
+            rng.uniform(-bound, bound, kernel.shape).astype(kernel.dtype),
+            rng.uniform(-bound, bound, bias.shape).astype(bias.dtype),
+        ]
+    )
+
+
 def train_and_test(variant, seed, data, args, strategy):
     """Train one model on the 8 pieces; accuracies on the rotated test splits."""
     import tensorflow as tf
@@ -376,6 +403,8 @@ def train_and_test(variant, seed, data, args, strategy):
     keras.utils.set_random_seed(seed)
     with strategy.scope():
         model = VARIANTS[variant][1](args)
+        if args.classifier_init == "pytorch":
+            draw_classifier_as_pytorch(model, seed)
         if keras.mixed_precision.global_policy().name != "float32":
             model = training.float32_logits(model)
         model.compile(
