@@ -71,12 +71,19 @@ SLOW = {
     ],
 }
 
-#: Slow only off TensorFlow: the deep nets' tests, which take JAX 50-120 s each
+#: Slow only off TensorFlow: the deep nets' tests, which take JAX 50-220 s each
 #: (it compiles every new shape it runs eagerly; TensorFlow: a few seconds). They
-#: stay in the TensorFlow run of ``make test-fast``, and tests/test_backends.py
-#: runs the three paper nets on every backend.
+#: stay in the TensorFlow run of ``make test-fast``; on every backend,
+#: tests/test_backends.py runs the three paper nets, tests/test_jax_data_parallel.py
+#: trains tetris_net on JAX, and the layer and collapse tests cover each layer.
 SLOW_OFF_TENSORFLOW = {
+    "tests/export/test_collapse.py": [
+        "test_paper_nets_with_batch_norm_statistics[tetris-recipe]",
+    ],
     "tests/models/test_paper_models.py": [
+        "test_tetris_net_trains_and_gradients_reach_every_weight",
+        "test_models_use_the_layers_default_basis",
+        "test_shrec17_net_is_invariant_under_cube_rotations",
         "test_paper_nets_under_mixed_bfloat16_compute_the_float32_logits"
         "[cath_resnet-10]",
         "test_paper_nets_under_mixed_bfloat16_compute_the_float32_logits"

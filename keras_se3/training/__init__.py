@@ -37,6 +37,7 @@ Example::
 """
 
 from keras_se3.training.callbacks import (
+    ChiefBackupAndRestore,
     StepTimer,
     best_so_far,
     completed_epochs,
@@ -46,11 +47,17 @@ from keras_se3.training.callbacks import (
     trainable_parameters,
 )
 from keras_se3.training.cli import SetupError, add_training_arguments, run_main
-from keras_se3.training.data import first_examples, prepare_dataset, subset
+from keras_se3.training.data import (
+    first_examples,
+    prepare_dataset,
+    shard_by_example,
+    subset,
+)
 from keras_se3.training.distribute import (
     float32_logits,
     is_chief,
     make_strategy,
+    patch_keras_for_multiworker,
     read_tf_config,
     set_mixed_precision,
     split_cpu,
@@ -59,6 +66,7 @@ from keras_se3.training.machine import cpu_name, usable_cores
 from keras_se3.training.run import export_trained, train_evaluate_export, write_summary
 
 __all__ = [
+    "ChiefBackupAndRestore",
     "SetupError",
     "StepTimer",
     "add_training_arguments",
@@ -72,11 +80,13 @@ __all__ = [
     "learning_rate_schedule",
     "make_callbacks",
     "make_strategy",
+    "patch_keras_for_multiworker",
     "output_paths",
     "prepare_dataset",
     "read_tf_config",
     "run_main",
     "set_mixed_precision",
+    "shard_by_example",
     "split_cpu",
     "subset",
     "train_evaluate_export",

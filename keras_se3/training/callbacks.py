@@ -9,7 +9,7 @@ import time
 import keras
 import numpy as np
 
-from keras_se3.training.distribute import is_chief, read_tf_config
+from keras_se3.training.distribute import is_chief
 
 
 def learning_rate_schedule(initial, decay, burn_in):
@@ -58,19 +58,17 @@ class StepTimer(keras.callbacks.Callback):
 def output_paths(output_dir):
     """The files and folders a run writes, under ``output_dir`` (created).
 
-    Non-chief workers of a multi-worker cluster write under
-    ``<output_dir>/worker_<type>_<index>`` instead, so that they never overwrite
-    the chief's files.
+    The same for every worker of a multi-worker cluster: ``output_dir`` must be a
+    folder they all share (a network file system, a bucket), where the chief
+    alone writes (:func:`make_callbacks`) and every worker reads the backup from
+    when a run resumes.
 
     Returns:
         A dict of paths: ``root``, ``backup`` (resume), ``logs`` (TensorBoard),
         ``best``, ``history``, ``model``, ``collapsed``, ``onnx``, ``summary``.
     """
-    worker = (
-        "" if is_chief() else "worker_{type}_{index}".format(**read_tf_config()["task"])
-    )
-    root = os.path.join(output_dir, worker) if worker else output_dir
-    os.makedirs(root, exist_ok=True)
+    os.makedirs(output_dir, exist_ok=True)
+    root = str(output_dir)
     return {
         "root": root,
         "backup": os.path.join(root, "backup"),
@@ -109,21 +107,50 @@ def best_so_far(paths, monitor):
     return max(values) if values else None
 
 
+class ChiefBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """``BackupAndRestore`` for a cluster: every worker restores, the chief saves.
+
+    On one process (no ``TF_CONFIG``) it is Keras's callback.  In a multi-worker
+    cluster all workers read the one backup in the shared folder when training
+    begins, so they resume at the same epoch with the same weights; only the
+    chief writes it, so a worker killed while the chief saves cannot leave the
+    workers with backups of different epochs.  Two backups are kept
+    (``double_checkpoint``): a save cut short falls back to the one before.
+    """
+
+    def __init__(self, backup_dir):
+        super().__init__(backup_dir, delete_checkpoint=False, double_checkpoint=True)
+        self.chief = is_chief()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.chief:
+            super().on_epoch_end(epoch, logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.chief:
+            super().on_train_batch_end(batch, logs)
+
+
 def make_callbacks(paths, schedule, monitor="val_accuracy"):
     """The callbacks of a resumable run: backup, schedule, best checkpoint, logs.
 
-    ``BackupAndRestore`` in ``paths["backup"]``, the learning-rate ``schedule``, the
-    best ``monitor`` (max) in ``paths["best"]`` (to beat the best of earlier runs),
-    the CSV history in ``paths["history"]`` (appended) and, if TensorBoard is
-    installed, its logs in ``paths["logs"]``.
+    :class:`ChiefBackupAndRestore` in ``paths["backup"]``, the learning-rate
+    ``schedule``, and, on the chief only (every process without ``TF_CONFIG``):
+    the best ``monitor`` (max) in ``paths["best"]`` (to beat the best of earlier
+    runs), the CSV history in ``paths["history"]`` (appended) and, if TensorBoard
+    is installed, its logs in ``paths["logs"]``.  The other workers of a cluster
+    write nothing.
 
-    The backup is kept after training (``delete_checkpoint=False``): rerunning the
-    same command resumes an interrupted run, and a larger ``--epochs`` extends a
-    finished one.
+    The backup is kept after training: rerunning the same command resumes an
+    interrupted run, and a larger ``--epochs`` extends a finished one.
     """
     callbacks = [
-        keras.callbacks.BackupAndRestore(paths["backup"], delete_checkpoint=False),
+        ChiefBackupAndRestore(paths["backup"]),
         keras.callbacks.LearningRateScheduler(schedule),
+    ]
+    if not is_chief():
+        return callbacks
+    callbacks += [
         keras.callbacks.ModelCheckpoint(
             paths["best"],
             monitor=monitor,

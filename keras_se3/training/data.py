@@ -72,3 +72,23 @@ def first_examples(dataset, count):
     """
     x, _ = next(iter(dataset))
     return np.asarray(x[:count], dtype="float32")
+
+
+def shard_by_example(dataset):
+    """``dataset`` set to be split between workers example by example.
+
+    ``tf.distribute`` splits a dataset between the workers of a multi-worker
+    cluster by file by default, which fails when a split has fewer files than
+    there are workers ("Could not apply FILE based sharding": a small TFDS split
+    is one file).  Split by example, every worker reads the whole split and keeps
+    its share of each global batch; the pipelines shuffle with a fixed seed, so
+    every worker sees the same order and each example is used once per epoch.
+    Without workers (one process) the option changes nothing.
+    """
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA
+    )
+    return dataset.with_options(options)

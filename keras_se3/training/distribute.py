@@ -126,6 +126,7 @@ def make_strategy(name, cpu_devices=None):
                 f"{task['type']} {task['index']}" + (" (chief)" if is_chief() else "")
             )
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        patch_keras_for_multiworker()
     else:
         raise SetupError(f"unknown strategy {name!r}")
     devices = ()
@@ -137,6 +138,86 @@ def make_strategy(name, cpu_devices=None):
         f"replica(s) {' '.join(devices)}".rstrip()
     )
     return strategy
+
+
+def _local_value(value):
+    """This worker's first replica's part of a distributed value (else ``value``)."""
+    if isinstance(value, tf.distribute.DistributedValues):
+        return value.values[0]
+    return value
+
+
+def patch_keras_for_multiworker():
+    """Let ``Model.fit`` / ``evaluate`` run under ``MultiWorkerMirroredStrategy``.
+
+    Keras 3 (through 3.15 at least; keras-team/keras#20585) cannot train under
+    that strategy, for two reasons this patch mends, leaving every other strategy
+    to Keras's own code:
+
+    - before the first step it builds the metrics and optimizer from a batch that
+      it averages over the replicas with ``strategy.reduce``, which fails on the
+      (x, y) structure ("Attempt to convert a value (PerReplica...) to a
+      Tensor").  The build needs only shapes and dtypes: this worker's own
+      replica's part of the batch gives them.
+    - after each step it averages the step's scalar logs (loss, metrics) over the
+      replicas with ``strategy.reduce("MEAN", v, axis=0)``, an error for a
+      scalar ("Invalid reduction dimension 0 for input with 0 dimensions").
+      Scalars are averaged over the replicas (``axis=None``) instead.
+
+    Idempotent.
+    """
+    from keras.src.backend.tensorflow import trainer
+
+    if getattr(trainer.reduce_per_replica, "keras_se3_patched", False):
+        return
+    build, reduce_per_replica = (
+        trainer.TensorFlowTrainer._maybe_symbolic_build,
+        trainer.reduce_per_replica,
+    )
+
+    def multiworker(strategy):
+        return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+    def maybe_symbolic_build(self, iterator=None, data_batch=None):
+        strategy = self._distribute_strategy
+        if iterator is None or not multiworker(strategy):
+            return build(self, iterator=iterator, data_batch=data_batch)
+        for _, _, batches in iterator:
+            data_batch = tf.nest.map_structure(_local_value, next(batches))
+            break
+        with strategy.scope():
+            self._symbolic_build(data_batch=data_batch)
+
+    def reduce_scalars_per_replica(values, strategy, reduction):
+        if not multiworker(strategy) or reduction not in ("auto", "mean"):
+            return reduce_per_replica(values, strategy, reduction)
+
+        def mean(value):
+            if isinstance(value, tf.distribute.DistributedValues):
+                axis = None if value.values[0].shape.rank == 0 else 0
+                return strategy.reduce("MEAN", value, axis=axis)
+            return value
+
+        return tf.nest.map_structure(mean, values)
+
+    maybe_symbolic_build.keras_se3_patched = True
+    reduce_scalars_per_replica.keras_se3_patched = True
+    trainer.TensorFlowTrainer._maybe_symbolic_build = maybe_symbolic_build
+    trainer.reduce_per_replica = reduce_scalars_per_replica
+
+
+def values_on_every_replica(strategy, value):
+    """``value`` (an int) as every replica of ``strategy`` sees it, in order.
+
+    Under ``MultiWorkerMirroredStrategy`` this gathers across the worker
+    processes (every worker must call it); otherwise each replica sees this
+    process's ``value``.
+    """
+    replicas = strategy.num_replicas_in_sync
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return [value] * replicas
+    local = strategy.run(lambda: tf.constant([value], tf.int64))
+    return [int(v) for v in strategy.gather(local, axis=0).numpy()]
 
 
 def set_mixed_precision(enabled):

@@ -15,8 +15,13 @@ from keras_se3.training.callbacks import (
     output_paths,
     trainable_parameters,
 )
-from keras_se3.training.data import first_examples
-from keras_se3.training.distribute import float32_logits, is_chief
+from keras_se3.training.cli import SetupError
+from keras_se3.training.data import first_examples, shard_by_example
+from keras_se3.training.distribute import (
+    float32_logits,
+    is_chief,
+    values_on_every_replica,
+)
 
 
 def export_trained(build_model, trained, paths, sample, tolerance=1e-3):
@@ -98,6 +103,14 @@ def train_evaluate_export(args, *, strategy, title, build_model, data, final_spl
     """
     paths = output_paths(args.output_dir)
     done = completed_epochs(paths)
+    seen = values_on_every_replica(strategy, done)
+    if len(set(seen)) > 1:
+        raise SetupError(
+            f"the workers found different backups to resume from ({seen} epochs "
+            f"done, per replica): --output-dir ({args.output_dir}) must be one "
+            "folder that every worker shares (a network file system or bucket), "
+            "the same path on each"
+        )
     if done:
         print(
             f"resuming from the backup in {paths['backup']}: {done} epoch(s) done, "
@@ -123,6 +136,9 @@ def train_evaluate_export(args, *, strategy, title, build_model, data, final_spl
         args.learning_rate, args.lr_decay, args.lr_burn_in
     )
     timer = StepTimer()
+    # Split by example between the workers of a cluster (tf.distribute splits
+    # by file by default, and a small split is one file).
+    data = {split: (shard_by_example(d), n) for split, (d, n) in data.items()}
     train, num_train = data["train"]
     if args.steps_per_epoch:
         train = train.repeat()
@@ -162,7 +178,8 @@ def train_evaluate_export(args, *, strategy, title, build_model, data, final_spl
     if args.export and is_chief():
         sample = first_examples(test, 2)
         summary["export_errors"] = export_trained(build_model, model, paths, sample)
-    write_summary(paths, summary)
+    if is_chief():
+        write_summary(paths, summary)
 
     def fmt(value):
         return "n/a" if value is None else f"{value:.3f}"

@@ -4,6 +4,8 @@ import csv
 import json
 from pathlib import Path
 
+import keras
+import numpy as np
 import pytest
 
 from keras_se3 import training
@@ -17,7 +19,7 @@ def test_learning_rate_schedule_is_the_papers():
     assert schedule(99, lr=5.0) == schedule(99)  # the current rate is ignored
 
 
-def test_non_chief_workers_write_in_their_own_folder(monkeypatch, tmp_path):
+def test_every_worker_has_the_chiefs_paths(monkeypatch, tmp_path):
     monkeypatch.delenv("TF_CONFIG", raising=False)
     paths = training.output_paths(tmp_path / "run")
     assert Path(paths["root"]) == tmp_path / "run" and (tmp_path / "run").is_dir()
@@ -27,9 +29,44 @@ def test_non_chief_workers_write_in_their_own_folder(monkeypatch, tmp_path):
         "task": {"type": "worker", "index": 1},
     }
     monkeypatch.setenv("TF_CONFIG", json.dumps(config))
-    paths = training.output_paths(tmp_path / "run")
-    assert Path(paths["root"]) == tmp_path / "run" / "worker_worker_1"
-    assert Path(paths["onnx"]) == tmp_path / "run" / "worker_worker_1" / "model.onnx"
+    # One shared folder: the other workers read the chief's backup from it.
+    assert training.output_paths(tmp_path / "run") == paths
+
+
+@pytest.mark.parametrize("chief", [True, False])
+def test_only_the_chief_writes(monkeypatch, tmp_path, chief):
+    config = {
+        "cluster": {"worker": ["a:1", "b:1"]},
+        "task": {"type": "worker", "index": 0 if chief else 1},
+    }
+    monkeypatch.setenv("TF_CONFIG", json.dumps(config))
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile("sgd", "mse")
+    paths = training.output_paths(tmp_path)
+    callbacks = training.make_callbacks(
+        paths, training.learning_rate_schedule(0.1, 0.9, 1), monitor="val_loss"
+    )
+    x, y = np.ones((4, 3)), np.zeros((4, 2))
+    model.fit(x, y, validation_data=(x, y), epochs=2, callbacks=callbacks, verbose=0)
+    written = {p.name for p in tmp_path.iterdir()} - {"logs"}
+    if chief:
+        assert written == {"backup", "best.keras", "history.csv"}
+        assert training.completed_epochs(paths) == 2
+    else:
+        assert written == set()
+        # A backup of the chief's is what every worker restores from.
+        (tmp_path / "backup").mkdir()
+        (tmp_path / "backup" / "training_metadata.json").write_text('{"epoch": 1}')
+        history = model.fit(
+            x, y, epochs=3, callbacks=training.make_callbacks(paths, lambda e: 0.1)
+        )
+        assert history.epoch == [1, 2]  # resumed after the chief's epoch 1
+        assert (
+            json.loads((tmp_path / "backup" / "training_metadata.json").read_text())[
+                "epoch"
+            ]
+            == 1
+        )  # and not written by this worker
 
 
 def test_resume_state_is_read_from_the_backup_and_history(tmp_path):
