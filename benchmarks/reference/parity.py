@@ -215,6 +215,17 @@ def load_reference_weights(model, record, maps, prefix="param/"):
     dense.bias.assign(record[f"{prefix}sequence.6.bias"])
 
 
+def keep_own(model, own, start):
+    """Put keras_se3's own initial weights ``own`` back into ``model`` (which holds
+    the reference's): all of them (``"own"``), the classifier only
+    (``"own-classifier"``) or all but the classifier (``"own-convs"``)."""
+    classifier = {id(v) for v in model.get_layer("logits").weights}
+    for variable, value in zip(model.weights, own):
+        in_classifier = id(variable) in classifier
+        if start == "own" or (start == "own-classifier") == in_classifier:
+            variable.assign(value)
+
+
 def forward_parity(model, record, conventions, x):
     names = ["input_blur", *BLOCKS, "logits"]
     probe = keras.Model(model.inputs, [model.get_layer(n).output for n in names])
@@ -342,6 +353,16 @@ def main(argv=None):
         "keras.optimizers.Adam",
     )
     parser.add_argument("--epsilon", type=float, help="Adam's (default: its own)")
+    parser.add_argument(
+        "--start",
+        choices=("reference", "own", "own-classifier", "own-convs"),
+        default="reference",
+        help="the weights training starts from: the reference's (default), "
+        "keras_se3's own initialisers (seeded by --seed), or the reference's with "
+        "only the classifier (own-classifier) or only the convolutions and gates "
+        "(own-convs) from keras_se3's; the volumes are the reference's either way",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="of --start own*")
     parser.add_argument("--json", help="also write the numbers here")
     parser.add_argument(
         "--fixture",
@@ -365,7 +386,9 @@ def main(argv=None):
         sys.exit("the reference's basis is not spanned by keras_se3's: bases differ")
 
     trained = "losses" in record
+    keras.utils.set_random_seed(args.seed)
     model = build_ours(record, float(record.get("dropout", 0.2)))
+    own = [np.asarray(w) for w in model.get_weights()]
     load_reference_weights(model, record, maps)
     forward = forward_parity(model, record, conventions, x)
     print("\nforward (inference mode), relative error max|ours-ref|/max|ref|:")
@@ -381,6 +404,11 @@ def main(argv=None):
         "forward": {n: e for n, _, e in forward},
         "gradient": dict(gradient),
     }
+    if args.start != "reference":
+        if args.fixture:
+            sys.exit("--fixture writes the reference's start: use --start reference")
+        keep_own(model, own, args.start)
+        print(f"\ntraining from {args.start} start (seed {args.seed})")
     if trained:
         ours = train_side_by_side(model, record, x, y, args.optimizer, args.epsilon)
         ref = record["losses"]
