@@ -1,17 +1,10 @@
-import os
+# The environment (one OpenBLAS thread, TensorFlow's log level) is set by the
+# root conftest.py, which pytest loads first: it must be set before numpy loads.
 import pathlib
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# One OpenBLAS thread per test process (set before numpy loads it): with `-n 2` on
-# 2 cores, OpenBLAS's spinning threads of both workers and TensorFlow's thread
-# pools fought over the cores, and the small linear algebra of the kernel bases
-# ran up to 100x slower (0.5 s alone, 51 s in the suite): `-m "not slow"` took
-# 171 s with it, 72 s without.  Subprocesses of the tests inherit the setting.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import keras
+import numpy as np
+import pytest
 
 #: The Keras backend of this run (``KERAS_BACKEND``; TensorFlow unless set).  It is
 #: in every test's id (``test_name[...-jax]``).
