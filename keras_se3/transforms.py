@@ -44,13 +44,16 @@ def rotate_grid(grid, rotation, field_type=None):
 
     Computes ``[R f](x) = D(R) f(R^-1 x)`` without interpolation: the spatial
     part permutes and flips axes (about the grid centre), the channels are
-    multiplied by ``field_type``'s representation ``D(R)``.
+    multiplied by ``field_type``'s representation ``D(R)``.  The 24
+    rotation-reflections of the cube (determinant -1) act the same way on scalar
+    grids (``field_type=None``) and on O(3) field types.
 
     Args:
         grid: array ``[batch, X, Y, Z, C]`` with ``X == Y == Z``.
-        rotation: a cube rotation: a signed permutation matrix ``[3, 3]`` with
-            determinant +1 (e.g. from :func:`keras_se3.so3.cube_rotations`) or a
-            scipy ``Rotation`` of one.
+        rotation: a cube symmetry: a signed permutation matrix ``[3, 3]`` (e.g.
+            from :func:`keras_se3.so3.cube_rotations` or
+            :func:`keras_se3.so3.cube_symmetries`) or a scipy ``Rotation`` of one;
+            determinant -1 needs an O(3) ``field_type`` or None.
         field_type: the :class:`~keras_se3.FieldType` (or its string) of the
             channels; ``None`` treats every channel as a scalar.
 
@@ -69,10 +72,10 @@ def rotate_grid(grid, rotation, field_type=None):
     >>> np.argwhere(rotate_grid(grid, quarter_z, "1x1")[0] != 0).tolist()
     [[1, 2, 1, 1]]
     """
-    matrix = as_matrix(rotation)
+    matrix = as_matrix(rotation, allow_reflections=True)
     if not np.allclose(matrix, np.rint(matrix), atol=1e-9):
         raise ValueError(
-            "rotate_grid works with the 24 cube rotations only (signed axis "
+            "rotate_grid works with the cube's symmetries only (signed axis "
             "permutations); use resample_grid for other rotations."
         )
     matrix = np.rint(matrix).astype(int)

@@ -54,15 +54,81 @@ def test_representation_is_block_diagonal_homomorphism(rng):
         ("8x0 + ", "Cannot read"),
         ("8y0", "Cannot read"),
         ("-1x0", "Cannot read"),
-        ("1x1o", "Parity"),
+        ("1x0e + 1x1", "mixes SO"),
+        ("1x1 + 2x0o", "mixes SO"),
+        ("1x1p", "Cannot read"),
         ("", "Empty"),
         ("0x1", "no fields"),
         ([(1, -1)], "non-negative"),
         ([(1.5, 0)], "integer"),
-        ([(1, 0, 2)], "pair"),
+        ([(1, 0, 2)], "parity in"),
+        ([(1, 0, "x")], "parity in"),
+        ([(1, 0, True)], "parity in"),
+        ([(1, 0, 1, 1)], "pair"),
         (3.0, "string like"),
     ],
 )
 def test_bad_types_raise_clear_errors(spec, message):
     with pytest.raises(ValueError, match=message):
         FieldType(spec)
+
+
+def test_o3_types_parse_print_and_compare():
+    ft = FieldType("2x0e + 1x1o + 1x1e + 1x0o")
+    assert ft.has_parity and not FieldType("2x0 + 1x1").has_parity
+    assert ft.irreps == ((2, 0, 1), (1, 1, -1), (1, 1, 1), (1, 0, -1))
+    assert ft.terms == ((2, 0), (1, 1), (1, 1), (1, 0))  # orders, as for SO(3)
+    assert ft.parities == (1, -1, 1, -1)
+    np.testing.assert_array_equal(ft.field_parities, [1, 1, -1, 1, -1])
+    np.testing.assert_array_equal(FieldType("2x0 + 1x1").field_parities, [1, 1, 1])
+    assert ft.dim == 9 and str(ft) == "2x0e + 1x1o + 1x1e + 1x0o"
+    assert (
+        FieldType(str(ft))
+        == ft
+        == FieldType([(2, 0, "e"), (1, 1, -1), (1, 1, 1), (1, 0, "o")])
+    )
+    # Parity is part of the type: vectors, pseudo-vectors and SO(3) vectors differ.
+    assert len({FieldType("1x1o"), FieldType("1x1e"), FieldType("1x1")}) == 3
+    assert FieldType("1x1o + 1x1o").simplify().irreps == ((2, 1, -1),)
+    assert FieldType("1x1o + 1x1e").simplify() == "1x1o + 1x1e"
+    assert FieldType("1x0e") + "2x1o" == "1x0e + 2x1o"
+    with pytest.raises(ValueError, match="mixes SO"):
+        FieldType("1x0e") + "1x1"
+
+
+def test_o3_representation_is_a_homomorphism_with_the_papers_parities():
+    ft = FieldType("1x0e + 1x0o + 1x1o + 1x1e + 1x2e + 1x2o")
+    g = so3.cube_symmetries()
+    assert sorted(np.round(np.linalg.det(g)).tolist()) == [-1] * 24 + [1] * 24
+    rng = np.random.default_rng(0)
+    reflections = (
+        so3.random_rotation(4, seed=1) * np.array([-1, 1, 1, -1])[:, None, None]
+    )
+    g = np.concatenate([g, reflections, so3.random_rotation(4, seed=2)])
+    d = ft.representation(g)
+    det = np.linalg.det(g)
+    for i, j in rng.integers(0, len(g), size=(20, 2)):
+        np.testing.assert_allclose(
+            ft.representation(g[i] @ g[j]), d[i] @ d[j], atol=1e-12
+        )
+    np.testing.assert_allclose(d[:, 0, 0], 1)  # scalar
+    np.testing.assert_allclose(d[:, 1, 1], det)  # pseudo-scalar
+    np.testing.assert_allclose(d[:, 2:5, 2:5], g, atol=1e-15)  # vector: g
+    np.testing.assert_allclose(d[:, 5:8, 5:8], det[:, None, None] * g, atol=1e-15)
+    # The inversion -1 multiplies each field by its parity.
+    np.testing.assert_allclose(
+        np.diag(ft.representation(-np.eye(3))),
+        [1, -1] + [-1] * 3 + [1] * 3 + [1] * 5 + [-1] * 5,
+    )
+    # Rotations act on O(3) fields as on SO(3) fields of the same orders.
+    r = so3.random_rotation(seed=4)
+    np.testing.assert_allclose(
+        ft.representation(r), FieldType("2x0 + 2x1 + 2x2").representation(r), atol=1e-15
+    )
+
+
+def test_reflections_need_parities():
+    with pytest.raises(ValueError, match="SO\\(3\\) type: it has no representation"):
+        FieldType("1x1").representation(np.diag([1.0, 1.0, -1.0]))
+    with pytest.raises(ValueError, match="orthogonal"):
+        FieldType("1x1o").representation(2 * np.eye(3))

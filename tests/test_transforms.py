@@ -31,14 +31,34 @@ def test_rotate_grid_is_an_action():
     np.testing.assert_allclose(once, rotate_grid(grid, r[7] @ r[5], ft), atol=1e-12)
 
 
+def test_rotate_grid_reflects_scalars_vectors_and_pseudo_vectors():
+    # A vector and a pseudo-vector at x = +1, both pointing along +x and +y.
+    grid = np.zeros((1, 3, 3, 3, 6))
+    grid[0, 2, 1, 1] = [1.0, 2.0, 0.0, 1.0, 2.0, 0.0]
+    mirror_x = np.diag([-1.0, 1.0, 1.0])
+    out = rotate_grid(grid, mirror_x, "1x1o + 1x1e")
+    assert np.argwhere(np.abs(out[0]).sum(-1) > 0).tolist() == [[0, 1, 1]]
+    # The vector's x flips (g v); the pseudo-vector's y and z flip (det(g) g v).
+    np.testing.assert_array_equal(out[0, 0, 1, 1], [-1.0, 2.0, 0.0, 1.0, -2.0, 0.0])
+    # Scalars move and keep their values; the 48 symmetries compose exactly.
+    scalars = np.random.default_rng(0).normal(size=(1, 4, 4, 4, 2))
+    g = so3.cube_symmetries()
+    assert len(g) == 48 and np.allclose(np.linalg.det(g[24:]), -1)
+    twice = rotate_grid(rotate_grid(scalars, g[30]), g[40])
+    np.testing.assert_array_equal(twice, rotate_grid(scalars, g[40] @ g[30]))
+
+
 def test_rotate_grid_keeps_the_dtype():
     grid = np.ones((1, 3, 3, 3, 3), dtype=np.float32)
     assert rotate_grid(grid, so3.cube_rotations()[3], "1x1").dtype == np.float32
 
 
 def test_rotate_grid_errors():
-    with pytest.raises(ValueError, match="cube rotations"):
+    with pytest.raises(ValueError, match="cube's symmetries only"):
         rotate_grid(np.zeros((1, 4, 4, 4, 1)), so3.random_rotation(seed=0))
+    mirror = np.diag([-1.0, 1.0, 1.0])
+    with pytest.raises(ValueError, match="SO\\(3\\) type: it has no representation"):
+        rotate_grid(np.zeros((1, 4, 4, 4, 3)), mirror, "1x1")
     with pytest.raises(ValueError, match="cubic grid"):
         rotate_grid(np.zeros((1, 4, 4, 5, 1)), np.eye(3))
     with pytest.raises(ValueError, match="has 3 channels but the grid has 2"):

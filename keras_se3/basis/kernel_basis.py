@@ -6,6 +6,10 @@ equivariant kernel ``K(Rx) = D^j(R) K(x) D^l(R)^T`` is a combination of
     kappa^{jl,Jm}(x)[o, i] = sum_c Q^J[o, i, c] Y^J_c(x/|x|) phi_m(|x|),
     |j - l| <= J <= j + l,  J <= J_max(shell m).
 
+For O(3) fields (parities ``p_in``, ``p_out``) the kernel must also satisfy
+``K(-x) = p_in p_out K(x)`` (the inversion), and ``Y^J(-x) = (-1)^J Y^J(x)``:
+only the ``J`` with ``(-1)^J = p_in p_out`` remain.
+
 Basis arrays use Keras's Conv3D layout: ``[n_basis, kx, ky, kz, 2l+1, 2j+1]``.
 """
 
@@ -63,9 +67,33 @@ def _max_radius(kernel_size, spacing):
     return min((s // 2) * d / unit for s, d in zip(sizes, steps))
 
 
-def basis_elements(l_in, l_out, kernel_size, spacing=1.0, basis="default"):
-    """The ``(J, radius, width)`` triples that index the basis of one pair, in order."""
+def _check_parities(parities):
+    """``None``, or ``(p_in, p_out)`` with each +1 or -1."""
+    if parities is None:
+        return None
+    if (
+        not isinstance(parities, (tuple, list))
+        or len(parities) != 2
+        or any(isinstance(p, bool) or p not in (1, -1) for p in parities)
+    ):
+        raise ValueError(
+            f"`parities` must be None (SO(3)) or (p_in, p_out) with each +1 or -1, "
+            f"got {parities!r}."
+        )
+    return int(parities[0]), int(parities[1])
+
+
+def basis_elements(
+    l_in, l_out, kernel_size, spacing=1.0, basis="default", parities=None
+):
+    """The ``(J, radius, width)`` triples that index the basis of one pair, in order.
+
+    ``parities``: None for SO(3) fields, or ``(p_in, p_out)`` for O(3) fields,
+    which keeps only the ``J`` with ``(-1)^J = p_in p_out``.
+    """
     l_in, l_out = _check_order(l_in), _check_order(l_out)
+    parities = _check_parities(parities)
+    sign = None if parities is None else parities[0] * parities[1]
     config = get_basis_config(basis)
     max_radius = _max_radius(kernel_size, spacing)
     radii, widths = config.shells(max_radius)
@@ -74,15 +102,18 @@ def basis_elements(l_in, l_out, kernel_size, spacing=1.0, basis="default"):
     for radius, width in zip(radii, widths):
         j_max = bandlimit(radius, max_radius)
         for J in range(abs(l_in - l_out), l_in + l_out + 1):
+            if sign is not None and (-1) ** J != sign:
+                continue  # the inversion forbids it (O(3))
             # At r = 0 a direction is undefined: only J = 0 survives.
             if J <= j_max and (radius > 1e-9 or J == 0):
                 out.append((J, float(radius), float(width)))
     return out
 
 
-def basis_size(l_in, l_out, kernel_size, spacing=1.0, basis="default"):
-    """Number of basis kernels for the pair ``l_in -> l_out``."""
-    return len(basis_elements(l_in, l_out, kernel_size, spacing, basis))
+def basis_size(l_in, l_out, kernel_size, spacing=1.0, basis="default", parities=None):
+    """Number of basis kernels for the pair ``l_in -> l_out`` (see
+    :func:`basis_elements` for ``parities``)."""
+    return len(basis_elements(l_in, l_out, kernel_size, spacing, basis, parities))
 
 
 @functools.lru_cache(maxsize=256)
@@ -98,7 +129,7 @@ def _grid_fields(J, radius, width, kernel_size, spacing, config):
     return field / norm, norm
 
 
-def kernel_basis(l_in, l_out, kernel_size, spacing=1.0, basis="default"):
+def kernel_basis(l_in, l_out, kernel_size, spacing=1.0, basis="default", parities=None):
     """The sampled basis of the pair ``l_in -> l_out`` on the kernel grid.
 
     Args:
@@ -106,6 +137,8 @@ def kernel_basis(l_in, l_out, kernel_size, spacing=1.0, basis="default"):
         kernel_size: odd int or 3 odd ints.
         spacing: voxel size, one number or ``(dx, dy, dz)``.
         basis: preset name (``"default"``, ``"paper"``), ``BasisConfig`` or dict.
+        parities: None (SO(3) fields) or ``(p_in, p_out)`` of O(3) fields: the
+            subset of the SO(3) basis whose ``J`` the inversion allows.
 
     Returns:
         float64 array ``[n_basis, kx, ky, kz, 2 l_in + 1, 2 l_out + 1]``; every
@@ -113,7 +146,7 @@ def kernel_basis(l_in, l_out, kernel_size, spacing=1.0, basis="default"):
     """
     sizes, steps = normalize_kernel_size(kernel_size), normalize_spacing(spacing)
     config = get_basis_config(basis)
-    elements = basis_elements(l_in, l_out, sizes, steps, config)
+    elements = basis_elements(l_in, l_out, sizes, steps, config, parities)
     out = np.zeros((len(elements),) + sizes + (2 * l_in + 1, 2 * l_out + 1))
     for index, (J, radius, width) in enumerate(elements):
         field, _ = _grid_fields(J, radius, width, sizes, steps, config)
@@ -123,7 +156,9 @@ def kernel_basis(l_in, l_out, kernel_size, spacing=1.0, basis="default"):
     return out
 
 
-def evaluate_basis(l_in, l_out, points, kernel_size, spacing=1.0, basis="default"):
+def evaluate_basis(
+    l_in, l_out, points, kernel_size, spacing=1.0, basis="default", parities=None
+):
     """The continuous basis that :func:`kernel_basis` samples, at arbitrary points.
 
     This is the analytic basis ``Q^J Y^J(x/|x|) phi_m(|x|)``, scaled by the same
@@ -137,6 +172,7 @@ def evaluate_basis(l_in, l_out, points, kernel_size, spacing=1.0, basis="default
 
     Args:
         points: ``[N, 3]`` in units of the smallest voxel spacing.
+        parities: as for :func:`kernel_basis`.
 
     Returns:
         ``[n_basis, N, 2 l_in + 1, 2 l_out + 1]``.
@@ -146,7 +182,7 @@ def evaluate_basis(l_in, l_out, points, kernel_size, spacing=1.0, basis="default
     points = np.asarray(points, dtype=np.float64)
     if points.ndim != 2 or points.shape[1] != 3:
         raise ValueError(f"`points` must have shape [N, 3], got {points.shape}.")
-    elements = basis_elements(l_in, l_out, sizes, steps, config)
+    elements = basis_elements(l_in, l_out, sizes, steps, config, parities)
     out = np.zeros((len(elements), len(points), 2 * l_in + 1, 2 * l_out + 1))
     for index, (J, radius, width) in enumerate(elements):
         _, norm = _grid_fields(J, radius, width, sizes, steps, config)

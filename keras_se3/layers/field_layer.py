@@ -14,6 +14,26 @@ from keras import ops
 from keras_se3.field_type import FieldType
 
 
+def so3_fields(spec, owner):
+    """``FieldType(spec)``, refused if it is an O(3) type (parities).
+
+    The layers act on SO(3) fields; O(3) types (``"8x0e + 4x1o"``) parse and
+    have their representation and kernel basis, but the layers do not take them
+    yet: this says so instead of treating the fields as SO(3) ones.
+
+    Raises:
+        ValueError: naming ``owner`` and the type.
+    """
+    field_type = FieldType(spec)
+    if field_type.has_parity:
+        raise ValueError(
+            f"{owner} does not take O(3) field types (with parities) yet, got "
+            f"'{field_type}'. Write the type without 'e'/'o' suffixes for an "
+            "SO(3)-equivariant layer."
+        )
+    return field_type
+
+
 def _contiguous(index):
     """``slice`` equivalent to the int array ``index`` when it is a range, else None."""
     index = np.asarray(index)
@@ -127,7 +147,7 @@ class FieldLayer(keras.layers.Layer):
     def __init__(self, fields=None, **kwargs):
         super().__init__(**kwargs)
         if fields is not None:
-            self.fields = FieldType(fields)
+            self.fields = so3_fields(fields, type(self).__name__)
 
     def check_input_channels(self, input_shape, fields=None, label="fields", hint=""):
         """Raise a ``ValueError`` unless ``input_shape[-1] == fields.dim``.

@@ -11,13 +11,14 @@ from keras_se3.layers.field_layer import (
     channel_matmul,
     place_channels,
     select_channels,
+    so3_fields,
     spread_matrix,
 )
 
 
 def gate_input_fields(fields):
     """``fields`` followed by one scalar gate per non-scalar field of ``fields``."""
-    fields = FieldType(fields)
+    fields = so3_fields(fields, "Gate")
     n_gates = int(np.count_nonzero(fields.field_orders > 0))
     return fields + FieldType([(n_gates, 0)]) if n_gates else fields
 

@@ -28,7 +28,7 @@ from keras_se3.layers.conv_utils import (
     segmented_initializer,
     ungroup_index,
 )
-from keras_se3.layers.field_layer import FieldLayer, scalar_bias
+from keras_se3.layers.field_layer import FieldLayer, scalar_bias, so3_fields
 
 PARAMETRIZATIONS = ("unit_basis", "scaled_basis")
 
@@ -125,8 +125,10 @@ class SE3Conv3D(FieldLayer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.out_fields = FieldType(out_fields)
-        self.in_fields = None if in_fields is None else FieldType(in_fields)
+        self.out_fields = so3_fields(out_fields, type(self).__name__)
+        self.in_fields = (
+            None if in_fields is None else so3_fields(in_fields, type(self).__name__)
+        )
         self.kernel_size = normalize_kernel_size(kernel_size)
         self.basis = get_basis_config(basis)
         self.strides = normalize_triple(strides, "strides")

@@ -3,9 +3,9 @@
 import keras
 
 import keras_se3.layers.stock as stock
-from keras_se3.field_type import FieldType
 from keras_se3.layers.field_batch_norm import FieldBatchNormalization
 from keras_se3.layers.field_dropout import FieldDropout
+from keras_se3.layers.field_layer import so3_fields
 from keras_se3.layers.gate import Gate
 from keras_se3.layers.low_pass import LowPassDownsampling3D
 from keras_se3.layers.se3_conv3d import SE3Conv3D
@@ -109,7 +109,7 @@ class SE3GatedConv3D(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.out_fields = FieldType(out_fields)
+        self.out_fields = so3_fields(out_fields, "SE3GatedConv3D")
         if isinstance(strides, bool) or not isinstance(strides, int) or strides < 1:
             raise ValueError(
                 f"`strides` of SE3GatedConv3D is one positive int (the same "

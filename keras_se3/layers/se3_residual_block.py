@@ -5,8 +5,8 @@ import warnings
 import keras
 
 import keras_se3.layers.stock as stock
-from keras_se3.field_type import FieldType
 from keras_se3.layers.field_batch_norm import FieldBatchNormalization
+from keras_se3.layers.field_layer import so3_fields
 from keras_se3.layers.low_pass import LowPassDownsampling3D
 from keras_se3.layers.se3_conv3d import SE3Conv3D
 from keras_se3.layers.se3_gated_conv3d import SE3GatedConv3D
@@ -87,9 +87,9 @@ class SE3ResidualBlock(keras.layers.Layer):
                 "'8x0 + 4x1') and `kernel_size`."
             )
         super().__init__(**kwargs)
-        self.hidden_fields = FieldType(hidden_fields)
-        self.out_fields = FieldType(
-            out_fields if out_fields is not None else hidden_fields
+        self.hidden_fields = so3_fields(hidden_fields, "SE3ResidualBlock")
+        self.out_fields = so3_fields(
+            out_fields if out_fields is not None else hidden_fields, "SE3ResidualBlock"
         )
         self.kernel_size = kernel_size
         self.basis = basis

@@ -11,6 +11,7 @@ from keras_se3.so3.clebsch_gordan import change_of_basis
 from keras_se3.so3.rotations import (
     as_matrix,
     cube_rotations,
+    cube_symmetries,
     random_rotation,
     rotation_about_axis,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "change_of_basis",
     "check_order",
     "cube_rotations",
+    "cube_symmetries",
     "random_rotation",
     "rotation_about_axis",
     "spherical_harmonics",

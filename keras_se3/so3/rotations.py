@@ -7,11 +7,17 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 
-def as_matrix(rotation):
+def as_matrix(rotation, allow_reflections=False):
     """Rotation matrices ``[..., 3, 3]`` (float64) from matrices or a scipy Rotation.
 
+    Args:
+        rotation: matrices or a ``scipy.spatial.transform.Rotation``.
+        allow_reflections: accept every orthogonal matrix (O(3): determinant
+            +1 or -1), not only rotations.
+
     Raises:
-        ValueError: if the input is not a proper rotation (orthogonal, det +1).
+        ValueError: if the input is not a proper rotation (orthogonal, det +1),
+            or with ``allow_reflections`` not orthogonal.
     """
     if isinstance(rotation, Rotation):
         return rotation.as_matrix()
@@ -22,8 +28,16 @@ def as_matrix(rotation):
             f"got an array of shape {matrix.shape}."
         )
     eye = np.einsum("...ji,...jk->...ik", matrix, matrix)
+    det = np.linalg.det(matrix)
+    if allow_reflections:
+        det = np.abs(det)
+        if not np.allclose(eye, np.eye(3), atol=1e-6):
+            raise ValueError(
+                "Not an element of O(3): the matrix must be orthogonal (a rotation, "
+                "or a rotation times a reflection)."
+            )
     if not np.allclose(eye, np.eye(3), atol=1e-6) or not np.allclose(
-        np.linalg.det(matrix), 1.0, atol=1e-6
+        det, 1.0, atol=1e-6
     ):
         raise ValueError(
             "Not a rotation matrix: it must be orthogonal with determinant +1 "
@@ -58,3 +72,14 @@ def cube_rotations():
     # descending entries, which puts the identity first.
     order = sorted(range(len(matrices)), key=lambda i: tuple(-matrices[i].ravel()))
     return matrices[order]
+
+
+def cube_symmetries():
+    """The 48 symmetries of the cube: O(3)'s signed permutation matrices.
+
+    The 24 rotations of :func:`cube_rotations` first (same order), then the 24
+    rotation-reflections, ``-R`` for each of them (the inversion times a
+    rotation; determinant -1).  An integer-valued float64 array ``[48, 3, 3]``.
+    """
+    rotations = cube_rotations()
+    return np.concatenate([rotations, -rotations + 0.0])  # + 0.0: no -0.0

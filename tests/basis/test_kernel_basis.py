@@ -4,9 +4,10 @@ import sys
 import numpy as np
 import pytest
 
-from keras_se3 import so3
+from keras_se3 import FieldType, so3
 from keras_se3.basis import (
     BasisConfig,
+    basis_elements,
     basis_size,
     evaluate_basis,
     get_basis_config,
@@ -147,3 +148,62 @@ def test_custom_bandlimit_callable():
     config = BasisConfig(bandlimit=lambda radius, max_radius: 1)
     # J = 0 at the centre, J = 0 and 1 on the shells at radius 1 and 2.
     assert basis_size(2, 2, 5, basis=config) == 5
+
+
+O3_PAIRS = [
+    (l_in, p_in, l_out, p_out)
+    for l_in in range(4)
+    for l_out in range(4)
+    for p_in in (1, -1)
+    for p_out in (1, -1)
+]
+
+
+@pytest.mark.parametrize("basis", ["paper", "default"])
+def test_o3_basis_keeps_the_orders_the_inversion_allows(basis):
+    for l_in, p_in, l_out, p_out in O3_PAIRS:
+        so3_elements = basis_elements(l_in, l_out, 5, basis=basis)
+        o3_elements = basis_elements(
+            l_in, l_out, 5, basis=basis, parities=(p_in, p_out)
+        )
+        # J's parity (-1)^J must be p_in p_out; every SO(3) element is in exactly
+        # one of the two parity classes, so they split the SO(3) basis.
+        assert o3_elements == [e for e in so3_elements if (-1) ** e[0] == p_in * p_out]
+        other = basis_elements(l_in, l_out, 5, basis=basis, parities=(p_in, -p_out))
+        assert len(o3_elements) + len(other) == len(so3_elements)
+    # Scalar to scalar: only even J (the radial profiles); to a pseudo-scalar:
+    # none at kernel size 5 with J <= 0 + 0 (J = 0 is even).
+    assert basis_size(0, 0, 5, basis=basis, parities=(1, -1)) == 0
+    assert basis_size(0, 1, 5, basis=basis, parities=(1, -1)) == basis_size(
+        0, 1, 5, basis=basis
+    )  # scalar -> vector: J = 1, odd
+    assert basis_size(0, 1, 5, basis=basis, parities=(1, 1)) == 0  # -> pseudo-vector
+
+
+@pytest.mark.parametrize("basis", ["paper", "default"])
+@pytest.mark.parametrize(
+    "l_in, p_in, l_out, p_out",
+    [(0, 1, 1, -1), (1, -1, 1, 1), (1, 1, 2, 1), (2, -1, 3, 1), (3, 1, 1, -1)],
+)
+def test_o3_grid_basis_exact_under_the_48_cube_symmetries(
+    basis, l_in, p_in, l_out, p_out
+):
+    kernels = kernel_basis(l_in, l_out, 5, basis=basis, parities=(p_in, p_out))
+    assert len(kernels)
+    points = grid_points(5)
+    flat = kernels.reshape(len(kernels), -1, 2 * l_in + 1, 2 * l_out + 1)
+    f_in, f_out = (FieldType([(1, l, p)]) for l, p in ((l_in, p_in), (l_out, p_out)))
+    for g in so3.cube_symmetries():
+        # K(g y) on the grid: gather the sample at g y for each y.
+        target = points @ g.T
+        index = np.argmin(((target[:, None] - points[None]) ** 2).sum(-1), axis=1)
+        expected = np.einsum(
+            "ij,bnjo,po->bnip", f_in.representation(g), flat, f_out.representation(g)
+        )
+        np.testing.assert_allclose(flat[:, index], expected, atol=1e-10)
+
+
+def test_bad_parities_are_a_clear_error():
+    for bad in [(1,), (1, 0), (True, 1), "eo"]:
+        with pytest.raises(ValueError, match="`parities` must be"):
+            basis_size(1, 1, 5, parities=bad)

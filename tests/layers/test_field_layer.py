@@ -11,6 +11,8 @@ from keras_se3.layers import (
     NormActivation,
     SE3Conv3D,
     SE3Conv3DTranspose,
+    SE3GatedConv3D,
+    SE3ResidualBlock,
 )
 from keras_se3.layers.field_layer import FieldLayer, field_norms, scalar_bias
 from tests.backend import gradients, to_numpy
@@ -97,3 +99,26 @@ def test_saved_configs_keep_their_epsilon(tmp_path):
     assert loaded.layers[-1].epsilon == 1e-12
     zeros = np.zeros((1, 3, 3, 3, 3), "float32")
     np.testing.assert_allclose(to_numpy(loaded(zeros)), 1e-6, rtol=1e-6)
+
+
+O3 = "2x0e + 1x1o"
+O3_CONSTRUCTORS = {
+    "SE3Conv3D out": lambda: SE3Conv3D(O3, 3),
+    "SE3Conv3D in": lambda: SE3Conv3D("2x0", 3, in_fields=O3),
+    "SE3Conv3DTranspose": lambda: SE3Conv3DTranspose(O3, 3, strides=2),
+    "SE3GatedConv3D": lambda: SE3GatedConv3D(O3, 3),
+    "SE3ResidualBlock": lambda: SE3ResidualBlock(O3, 3),
+    "Gate": lambda: Gate(O3),
+    "NormActivation": lambda: NormActivation(O3),
+    "FieldBatchNormalization": lambda: FieldBatchNormalization(O3),
+    "FieldDropout": lambda: FieldDropout(O3, 0.5),
+    "InvariantPooling": lambda: InvariantPooling(O3),
+}
+
+
+@pytest.mark.parametrize("layer", sorted(O3_CONSTRUCTORS))
+def test_layers_refuse_o3_types_until_they_support_them(layer):
+    # FieldType parses O(3) types; a layer that would treat their fields as SO(3)
+    # fields must say it does not take them, not compute something else.
+    with pytest.raises(ValueError, match="does not take O\\(3\\) field types"):
+        O3_CONSTRUCTORS[layer]()
