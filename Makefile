@@ -64,6 +64,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/init_scale.py
 	$(PY) benchmarks/paper_nets.py
 	$(PY) benchmarks/export.py
+	$(PY) benchmarks/backends.py
 
 # The API reference: HTML from the docstrings (pdoc) in build/docs/. `docs-check`
 # builds it too and fails on any warning; `make test` runs it.
