@@ -204,13 +204,37 @@ class FieldType:
             start += 2 * l + 1
         return out
 
-    def multiplicity(self, l):
-        """Total number of fields of order ``l``."""
-        return sum(mul for mul, order in self._terms if order == l)
+    def multiplicity(self, l, parity=None):
+        """Total number of fields of order ``l`` (and of ``parity``, if given)."""
+        return sum(
+            mul
+            for mul, order, p in self.irreps
+            if order == l and (parity is None or p == parity)
+        )
 
     def channels_of_order(self, l):
         """Channel indices of all fields of order ``l``, in channel order."""
         return np.flatnonzero(self.channel_orders == l)
+
+    def irrep_keys(self):
+        """The distinct ``(l, parity)`` of the fields, sorted by ``l``, even
+        before odd (parity None for an SO(3) type: one key per order)."""
+        keys = {(l, p) for _, l, p in self.irreps}
+        return sorted(keys, key=lambda key: (key[0], -(key[1] or 0)))
+
+    def channels_of(self, l, parity=None):
+        """Channel indices of the fields of order ``l`` and ``parity`` (all of
+        order ``l`` if None), in channel order."""
+        fields = self.field_orders == l
+        if parity is not None:
+            fields &= self.field_parities == parity
+        return np.flatnonzero(fields[self.channel_fields])
+
+    @property
+    def scalar_channels(self):
+        """Channels of the invariant scalars: order 0, parity even or none (a
+        pseudo-scalar ``0o`` changes sign under reflections: no bias there)."""
+        return self.channels_of(0, 1 if self.has_parity else None)
 
     def representation(self, rotation):
         """Block-diagonal representation matrix ``D(g)`` ``[..., dim, dim]``.

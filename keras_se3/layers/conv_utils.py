@@ -81,9 +81,10 @@ def _one_normal_draw(parts, dtype):
     return draw * ops.convert_to_tensor(scales, dtype=draw.dtype)
 
 
-def ungroup_index(field_type, orders):
-    """Gather index from the by-order grouped channel layout to the real one."""
-    grouped = np.concatenate([field_type.channels_of_order(l) for l in orders])
+def ungroup_index(field_type, keys):
+    """Gather index from the grouped channel layout (by ``(l, parity)`` key, as
+    :meth:`FieldType.irrep_keys`) to the real one."""
+    grouped = np.concatenate([field_type.channels_of(l, p) for l, p in keys])
     if np.array_equal(grouped, np.arange(field_type.dim)):
         return None
     return np.argsort(grouped)

@@ -103,10 +103,11 @@ def field_norms(x, field_type, fields, epsilon):
 def scalar_bias(bias, field_type):
     """Per-channel bias ``[dim]``: ``bias`` (one per scalar channel of
     ``field_type``, in channel order) on the scalar channels, 0 on the others (a
-    bias on a vector would break equivariance).  Accepts a tensor or numpy."""
+    bias on a vector or a pseudo-scalar would break equivariance).  Accepts a
+    tensor or numpy."""
     field_type = FieldType(field_type)
     return place_channels(
-        ops.convert_to_tensor(bias), field_type.channels_of_order(0), field_type.dim
+        ops.convert_to_tensor(bias), field_type.scalar_channels, field_type.dim
     )
 
 

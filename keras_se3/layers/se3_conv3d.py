@@ -28,9 +28,18 @@ from keras_se3.layers.conv_utils import (
     segmented_initializer,
     ungroup_index,
 )
-from keras_se3.layers.field_layer import FieldLayer, scalar_bias, so3_fields
+from keras_se3.layers.field_layer import FieldLayer, scalar_bias
 
 PARAMETRIZATIONS = ("unit_basis", "scaled_basis")
+
+
+def _describe(keys):
+    """``(l, parity)`` keys in words: ``"orders [0, 1]"``, ``"order 3"`` (SO(3))
+    or ``"fields 0e, 1o"`` (O(3))."""
+    if keys[0][1] is None:
+        orders = [l for l, _ in keys]
+        return f"order {orders[0]}" if len(orders) == 1 else f"orders {orders}"
+    return "fields " + ", ".join(f"{l}{'e' if p > 0 else 'o'}" for l, p in keys)
 
 
 @keras.saving.register_keras_serializable(package="keras_se3")
@@ -48,13 +57,18 @@ class SE3Conv3D(FieldLayer):
 
     Rotations act as ``[R f](x) = D(R) f(R^-1 x)``; with ``strides=1`` the layer
     commutes with them: exactly for the 24 rotations of the cube, up to the
-    grid's discretisation error for other rotations.
+    grid's discretisation error for other rotations.  With O(3) field types
+    (parities, ``"4x0e + 2x1o"``) it also commutes with reflections (exactly for
+    the 48 symmetries of the cube): the basis of each pair keeps the angular
+    orders the parities allow (docs/design.md), and only even scalars get a bias.
 
     Args:
         out_fields: output field type (``FieldType``, string like
-            ``"8x0 + 4x1 + 2x2"``, or list of ``(multiplicity, l)``).
+            ``"8x0 + 4x1 + 2x2"`` or ``"8x0e + 4x1o"``, or list of
+            ``(multiplicity, l)``).
         kernel_size: odd int or 3 odd ints.
-        in_fields: input field type.  ``None``: every input channel is a scalar.
+        in_fields: input field type, SO(3) if ``out_fields`` is, else O(3).
+            ``None``: every input channel is a (even) scalar.
         basis: ``"default"`` (low aliasing under non-grid rotations), ``"paper"``
             (the paper's / se3cnn's basis), a ``keras_se3.basis.BasisConfig`` or
             its dict.
@@ -125,10 +139,17 @@ class SE3Conv3D(FieldLayer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.out_fields = so3_fields(out_fields, type(self).__name__)
-        self.in_fields = (
-            None if in_fields is None else so3_fields(in_fields, type(self).__name__)
-        )
+        self.out_fields = FieldType(out_fields)
+        self.in_fields = None if in_fields is None else FieldType(in_fields)
+        if self.in_fields is not None and (
+            self.in_fields.has_parity != self.out_fields.has_parity
+        ):
+            raise ValueError(
+                f"{type(self).__name__} maps SO(3) fields to SO(3) fields and O(3) "
+                f"fields to O(3) fields; got in_fields '{self.in_fields}' and "
+                f"out_fields '{self.out_fields}'. Give both types parities (e.g. "
+                "'1x0e' for scalars) or neither."
+            )
         self.kernel_size = normalize_kernel_size(kernel_size)
         self.basis = get_basis_config(basis)
         self.strides = normalize_triple(strides, "strides")
@@ -167,7 +188,9 @@ class SE3Conv3D(FieldLayer):
                 f"got input shape {input_shape}."
             )
         if self.in_fields is None:
-            self.in_fields = FieldType([(int(channels), 0)])
+            # Plain scalars: even ones if the output is an O(3) type.
+            parity = (1,) if self.out_fields.has_parity else ()
+            self.in_fields = FieldType([(int(channels), 0, *parity)])
         self.check_input_channels(
             input_shape,
             self.in_fields,
@@ -176,37 +199,56 @@ class SE3Conv3D(FieldLayer):
         )
         output_spatial(self, input_shape)  # a grid too small for the kernel
         spacing = self._sampling_spacing()
-        in_orders = sorted(set(self.in_fields.field_orders))
-        out_orders = sorted(set(self.out_fields.field_orders))
+        # Channels are grouped by irreducible key (l, parity); an SO(3) type has
+        # one key per order (parity None), so its segments are the orders'.
+        in_keys = self.in_fields.irrep_keys()
+        out_keys = self.out_fields.irrep_keys()
         # All pairs' basis kernels live in one flat non-trainable weight and all
         # coefficients in one flat trainable weight: a deep net then has 2-3
         # variables per layer instead of two per pair of orders, which makes
         # construction (variable creation) several times faster.
-        self._segments = {}  # (l_in, l_out) -> basis offset/shape, coeff offset/shape
+        self._segments = {}  # (key_in, key_out) -> basis/coefficient offset, shape
         basis_parts, coefficient_inits = [], []
         basis_offset = coefficient_offset = 0
-        for l_out in out_orders:
+        for key_out in out_keys:
+            l_out, p_out = key_out
             sizes = {
-                l_in: basis_size(l_in, l_out, self.kernel_size, spacing, self.basis)
-                for l_in in in_orders
+                key_in: basis_size(
+                    key_in[0],
+                    l_out,
+                    self.kernel_size,
+                    spacing,
+                    self.basis,
+                    parities=None if p_out is None else (key_in[1], p_out),
+                )
+                for key_in in in_keys
             }
-            fan_in = sum(self.in_fields.multiplicity(l) for l in in_orders if sizes[l])
+            fan_in = sum(self.in_fields.multiplicity(*k) for k in in_keys if sizes[k])
             if fan_in == 0:
                 raise ValueError(
                     f"Layer '{self.name}': no kernel of this basis couples the input "
-                    f"orders {in_orders} to output order {l_out} at kernel size "
-                    f"{self.kernel_size} (the angular bandlimit excludes them), so "
-                    f"those output fields would be constant zero. Use a larger "
-                    "kernel, other field orders, or another `basis`."
+                    f"{_describe(in_keys)} to output {_describe([key_out])} at "
+                    f"kernel size {self.kernel_size} (the "
+                    "angular bandlimit, or for O(3) fields the parity, excludes "
+                    "them), so those output fields would be constant zero. Use a "
+                    "larger kernel, other field types, or another `basis`."
                 )
-            for l_in in in_orders:
-                n_basis = sizes[l_in]
+            for key_in in in_keys:
+                n_basis = sizes[key_in]
                 if n_basis == 0:
                     continue
-                array = kernel_basis(l_in, l_out, self.kernel_size, spacing, self.basis)
+                l_in, p_in = key_in
+                array = kernel_basis(
+                    l_in,
+                    l_out,
+                    self.kernel_size,
+                    spacing,
+                    self.basis,
+                    parities=None if p_out is None else (p_in, p_out),
+                )
                 shape = (
-                    self.in_fields.multiplicity(l_in),
-                    self.out_fields.multiplicity(l_out),
+                    self.in_fields.multiplicity(l_in, p_in),
+                    self.out_fields.multiplicity(l_out, p_out),
                     n_basis,
                 )
                 std = math.sqrt((2 * l_out + 1) / (n_basis * fan_in))
@@ -216,7 +258,7 @@ class SE3Conv3D(FieldLayer):
                     self.kernel_initializer
                     or keras.initializers.RandomNormal(stddev=std)
                 )
-                self._segments[l_in, l_out] = (
+                self._segments[key_in, key_out] = (
                     basis_offset,
                     array.shape,
                     coefficient_offset,
@@ -240,12 +282,12 @@ class SE3Conv3D(FieldLayer):
             constraint=self.kernel_constraint,
             trainable=True,
         )
-        self._in_orders, self._out_orders = in_orders, out_orders
-        # The kernel is assembled with channels grouped by order; these gathers put
+        self._in_keys, self._out_keys = in_keys, out_keys
+        # The kernel is assembled with channels grouped by key; these gathers put
         # the channels back in the field types' order (None when already there).
-        self._in_gather = ungroup_index(self.in_fields, in_orders)
-        self._out_gather = ungroup_index(self.out_fields, out_orders)
-        scalars = self.out_fields.channels_of_order(0)
+        self._in_gather = ungroup_index(self.in_fields, in_keys)
+        self._out_gather = ungroup_index(self.out_fields, out_keys)
+        scalars = self.out_fields.scalar_channels
         if self.use_bias and len(scalars):
             self.bias = self.add_weight(
                 name="bias",
@@ -265,13 +307,14 @@ class SE3Conv3D(FieldLayer):
         """The assembled ``[kx, ky, kz, C_in, C_out]`` convolution kernel."""
         k = self.kernel_size
         columns = []
-        for l_out in self._out_orders:
-            d_out = self.out_fields.multiplicity(l_out) * (2 * l_out + 1)
+        for l_out, p_out in self._out_keys:
+            d_out = self.out_fields.multiplicity(l_out, p_out) * (2 * l_out + 1)
             blocks = []
-            for l_in in self._in_orders:
-                d_in = self.in_fields.multiplicity(l_in) * (2 * l_in + 1)
-                if (l_in, l_out) in self._segments:
-                    b_start, b_shape, c_start, c_shape = self._segments[l_in, l_out]
+            for l_in, p_in in self._in_keys:
+                d_in = self.in_fields.multiplicity(l_in, p_in) * (2 * l_in + 1)
+                segment = self._segments.get(((l_in, p_in), (l_out, p_out)))
+                if segment is not None:
+                    b_start, b_shape, c_start, c_shape = segment
                     basis = self.basis_kernels[b_start : b_start + math.prod(b_shape)]
                     weights = self.coefficients[c_start : c_start + math.prod(c_shape)]
                     block = ops.einsum(

@@ -351,6 +351,16 @@ def test_a_custom_layer_with_to_stock_keras_is_collapsed(rng):
             (2, 4, 4, 4, 2),
             0,
         ),
+        (
+            lambda: SE3Conv3D("1x0e + 1x0o + 1x1o", 3, in_fields="1x0e + 1x1e"),
+            (2, 5, 5, 5, 4),
+            0,
+        ),
+        (
+            lambda: SE3Conv3DTranspose("1x0e + 1x1o", 3, in_fields="2x0e", strides=2),
+            (2, 4, 4, 4, 2),
+            0,
+        ),
         (lambda: Gate("2x0 + 1x1 + 1x2"), (2, 4, 4, 4, 12), 0),
         (
             lambda: NormActivation("1x0 + 1x1 + 1x2", activation="softplus"),
@@ -385,6 +395,8 @@ def test_a_custom_layer_with_to_stock_keras_is_collapsed(rng):
         "conv-padded",
         "conv-strided",
         "transpose",
+        "conv-o3",
+        "transpose-o3",
         "gate",
         "norm-activation",
         "pooling",

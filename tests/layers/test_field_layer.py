@@ -103,9 +103,6 @@ def test_saved_configs_keep_their_epsilon(tmp_path):
 
 O3 = "2x0e + 1x1o"
 O3_CONSTRUCTORS = {
-    "SE3Conv3D out": lambda: SE3Conv3D(O3, 3),
-    "SE3Conv3D in": lambda: SE3Conv3D("2x0", 3, in_fields=O3),
-    "SE3Conv3DTranspose": lambda: SE3Conv3DTranspose(O3, 3, strides=2),
     "SE3GatedConv3D": lambda: SE3GatedConv3D(O3, 3),
     "SE3ResidualBlock": lambda: SE3ResidualBlock(O3, 3),
     "Gate": lambda: Gate(O3),
@@ -118,7 +115,8 @@ O3_CONSTRUCTORS = {
 
 @pytest.mark.parametrize("layer", sorted(O3_CONSTRUCTORS))
 def test_layers_refuse_o3_types_until_they_support_them(layer):
-    # FieldType parses O(3) types; a layer that would treat their fields as SO(3)
-    # fields must say it does not take them, not compute something else.
+    # FieldType parses O(3) types and SE3Conv3D (and its transpose) take them; a
+    # layer that would treat their fields as SO(3) fields must say it does not
+    # take them, not compute something else.
     with pytest.raises(ValueError, match="does not take O\\(3\\) field types"):
         O3_CONSTRUCTORS[layer]()

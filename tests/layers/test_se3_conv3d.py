@@ -163,8 +163,8 @@ def test_random_layer_keeps_white_input_at_unit_variance(
 
 def _segment_scales(layer):
     """Per pair of orders: the init's std, and the flat basis/coefficient slices."""
-    n_in = sum(layer.in_fields.multiplicity(l) for l in layer._in_orders)
-    for (_, l_out), (b0, b_shape, c0, c_shape) in layer._segments.items():
+    n_in = sum(layer.in_fields.multiplicity(*key) for key in layer._in_keys)
+    for (_, (l_out, _)), (b0, b_shape, c0, c_shape) in layer._segments.items():
         std = np.sqrt((2 * l_out + 1) / (b_shape[0] * n_in))
         yield std, slice(b0, b0 + np.prod(b_shape)), slice(c0, c0 + np.prod(c_shape))
 
@@ -359,3 +359,77 @@ def test_valid_padding_on_a_grid_smaller_than_the_kernel_names_the_fix():
     layer(np.zeros((1, 6, 6, 6, 1), "float32"))
     with pytest.raises(ValueError, match=message):  # built: in call
         layer(np.zeros((1, 6, 3, 6, 1), "float32"))
+
+
+O3_TYPE_PAIRS = [
+    ("2x0e + 1x0o + 1x1o + 1x1e + 1x2e", "1x1o + 1x0e + 1x1e + 1x0o + 1x2o"),
+    ("1x1e + 1x3o", "2x0o + 1x2e + 1x1o"),
+]
+
+
+@pytest.mark.parametrize("basis", ["default", "paper"])
+@pytest.mark.parametrize("in_type, out_type", O3_TYPE_PAIRS)
+def test_o3_exact_equivariance_under_the_48_cube_symmetries(basis, in_type, out_type):
+    layer = SE3Conv3D(
+        out_type, 5, in_fields=in_type, basis=basis, bias_initializer="random_normal"
+    )
+    x = _random_input(in_type, size=7)
+    y = to_numpy(layer(x))
+    for g in so3.cube_symmetries():
+        y_g = to_numpy(layer(rotate_grid(x, g, in_type)))
+        assert _relative(y_g, rotate_grid(y, g, out_type)) <= 1e-5
+
+
+def test_o3_vectors_and_pseudo_vectors_from_scalars():
+    # A scalar input gives vectors (1o) through the J = 1 kernels, and no
+    # pseudo-vector (1e) or pseudo-scalar (0o) at all: an error says so.
+    layer = SE3Conv3D("1x1o", 5, in_fields="1x0e", use_bias=False)
+    x = _random_input("1x0e", size=7)
+    y = to_numpy(layer(x))
+    mirror = np.diag([1.0, -1.0, 1.0])
+    # Under a mirror the output is the mirrored vector field: g v(g^-1 x).
+    expected = rotate_grid(y, mirror) @ mirror.T
+    assert _relative(to_numpy(layer(rotate_grid(x, mirror))), expected) <= 1e-5
+    for out in ("1x1e", "1x0o"):
+        with pytest.raises(ValueError, match=f"output fields {out[2:]}"):
+            SE3Conv3D(out, 5, in_fields="1x0e")(x)
+
+
+def test_o3_parameters_follow_the_parity_selected_basis():
+    from keras_se3.basis import basis_size
+
+    so3_layer = SE3Conv3D("2x1", 5, in_fields="3x1")
+    same = SE3Conv3D("2x1o", 5, in_fields="3x1o")
+    flip = SE3Conv3D("2x1e", 5, in_fields="3x1o")
+    for layer in (so3_layer, same, flip):
+        layer.build((None, 7, 7, 7, 9))
+    n = {p: basis_size(1, 1, 5, parities=(-1, p)) for p in (1, -1)}
+    assert same.coefficients.shape == (3 * 2 * n[-1],)
+    assert flip.coefficients.shape == (3 * 2 * n[1],)
+    assert n[1] + n[-1] == so3_layer.coefficients.shape[0] // 6
+
+
+def test_o3_bias_only_on_even_scalars_and_types_must_match():
+    # (A pseudo-scalar output needs a pseudo-vector input: 1e -> 0o, J = 1.)
+    out, inp = "1x0o + 2x0e + 1x1o", "1x0e + 1x1e"
+    layer = SE3Conv3D(out, 3, in_fields=inp, bias_initializer="ones")
+    y = to_numpy(layer(np.zeros((1, 4, 4, 4, 4), "float32")))
+    np.testing.assert_array_equal(y[..., 1:3], 1.0)
+    np.testing.assert_array_equal(y[..., [0, 3, 4, 5]], 0.0)
+    assert layer.bias.shape == (2,)
+    assert SE3Conv3D("1x1o", 3).build((None, 5, 5, 5, 2)) is None  # in: 2x0e
+    with pytest.raises(ValueError, match="SO\\(3\\) fields to SO\\(3\\) fields"):
+        SE3Conv3D("1x1o", 3, in_fields="1x0")
+
+
+def test_o3_config_round_trip_and_save(tmp_path):
+    layer = SE3Conv3D("1x0e + 1x1e", 3, in_fields="1x0o + 1x1o")
+    x = _random_input("1x0o + 1x1o", size=5)
+    y = to_numpy(layer(x))
+    clone = SE3Conv3D.from_config(layer.get_config())
+    assert clone.out_fields == "1x0e + 1x1e" and clone.in_fields == "1x0o + 1x1o"
+    inputs = keras.Input((5, 5, 5, 4))
+    model = keras.Model(inputs, layer(inputs))
+    model.save(tmp_path / "o3.keras")
+    loaded = keras.saving.load_model(tmp_path / "o3.keras")
+    np.testing.assert_array_equal(to_numpy(loaded(x)), y)

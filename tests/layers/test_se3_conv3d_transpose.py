@@ -51,3 +51,16 @@ def test_config_round_trip_and_errors():
         SE3Conv3DTranspose("1x1", 3, padding=1)
     with pytest.raises(ValueError, match="dilation"):
         SE3Conv3DTranspose("1x1", 3, dilation_rate=2)
+
+
+def test_o3_exact_equivariance_under_the_48_cube_symmetries():
+    in_type, out_type = "1x0e + 1x1e", "1x0o + 1x1o + 1x0e"
+    layer = SE3Conv3DTranspose(
+        out_type, 3, in_fields=in_type, strides=2, bias_initializer="ones"
+    )
+    x = np.random.default_rng(0).normal(size=(1, 4, 4, 4, 4)).astype("float32")
+    y = to_numpy(layer(x))
+    for g in so3.cube_symmetries():
+        y_g = to_numpy(layer(rotate_grid(x, g, in_type)))
+        expected = rotate_grid(y, g, out_type)
+        assert np.linalg.norm(y_g - expected) <= 1e-5 * np.linalg.norm(expected)
