@@ -144,11 +144,18 @@ class FieldLayer(keras.layers.Layer):
     """
 
     NORM_EPSILON = 1e-6
+    #: Whether the layer takes O(3) field types (parities); the others refuse
+    #: them with an error (:func:`so3_fields`) until they do.
+    TAKES_O3 = False
 
     def __init__(self, fields=None, **kwargs):
         super().__init__(**kwargs)
         if fields is not None:
-            self.fields = so3_fields(fields, type(self).__name__)
+            self.fields = (
+                FieldType(fields)
+                if self.TAKES_O3
+                else so3_fields(fields, type(self).__name__)
+            )
 
     def check_input_channels(self, input_shape, fields=None, label="fields", hint=""):
         """Raise a ``ValueError`` unless ``input_shape[-1] == fields.dim``.

@@ -11,16 +11,32 @@ from keras_se3.layers.field_layer import (
     channel_matmul,
     place_channels,
     select_channels,
-    so3_fields,
     spread_matrix,
 )
 
 
 def gate_input_fields(fields):
-    """``fields`` followed by one scalar gate per non-scalar field of ``fields``."""
-    fields = so3_fields(fields, "Gate")
+    """``fields`` followed by one scalar gate per non-scalar field of ``fields``
+    (even scalars ``0e`` for an O(3) type: a gate must not flip under reflections)."""
+    fields = FieldType(fields)
     n_gates = int(np.count_nonzero(fields.field_orders > 0))
-    return fields + FieldType([(n_gates, 0)]) if n_gates else fields
+    parity = (1,) if fields.has_parity else ()
+    return fields + FieldType([(n_gates, 0, *parity)]) if n_gates else fields
+
+
+def check_odd(activation, what):
+    """Raise unless ``activation(-x) == -activation(x)`` (sampled on [-4, 4]):
+    on pseudo-scalars, which change sign under reflections, only an odd function
+    keeps a layer equivariant."""
+    x = np.linspace(-4.0, 4.0, 17).astype("float32")
+    y = keras.ops.convert_to_numpy(activation(keras.ops.convert_to_tensor(x)))
+    if not np.allclose(y, -y[::-1], atol=1e-6):
+        name = getattr(activation, "__name__", repr(activation))
+        raise ValueError(
+            f"{what}: the activation of pseudo-scalar fields (0o) must be an odd "
+            f"function (f(-x) = -f(x)), e.g. 'tanh'; {name!r} is not. Pass another "
+            "`odd_activation`, or make those fields even scalars (0e)."
+        )
 
 
 class _InputFields:
@@ -49,11 +65,19 @@ class Gate(FieldLayer):
     With ``use_bias`` there is one bias per scalar field and one per gate (the
     weights ``bias`` and ``gate_bias``), as in the paper's networks.
 
+    **O(3) types** (``"4x0e + 2x0o + 2x1o + 1x1e"``): the gates are even scalars
+    (``0e``), so gating keeps every field's parity; even scalars go through
+    ``activation`` with a bias; pseudo-scalars (``0o``), which flip sign under
+    reflections, go through ``odd_activation`` without a bias (an odd function:
+    checked, a clear error otherwise).
+
     Args:
-        fields: output field type (``FieldType``, string like ``"8x0 + 4x1"``, or
-            list of ``(multiplicity, l)`` pairs).
+        fields: output field type (``FieldType``, string like ``"8x0 + 4x1"`` or
+            ``"4x0e + 2x1o"``, or list of ``(multiplicity, l)`` pairs).
         activation: activation of the scalar fields (any Keras activation; None
             for the identity).
+        odd_activation: activation of the pseudo-scalars of an O(3) type; must
+            be odd (default ``"tanh"``).
         use_bias: learn a bias per scalar field and per gate.
         gate_activation: activation of the gates.
         bias_initializer: initializer of both biases.
@@ -76,6 +100,7 @@ class Gate(FieldLayer):
     """
 
     input_fields = _InputFields()
+    TAKES_O3 = True
 
     def __init__(
         self,
@@ -84,14 +109,22 @@ class Gate(FieldLayer):
         use_bias=True,
         gate_activation="sigmoid",
         bias_initializer="zeros",
+        odd_activation="tanh",
         **kwargs,
     ):
         super().__init__(fields, **kwargs)
         self.activation = keras.activations.get(activation)
         self.gate_activation = keras.activations.get(gate_activation)
+        self.odd_activation = keras.activations.get(odd_activation)
         self.use_bias = bool(use_bias)
         self.bias_initializer = keras.initializers.get(bias_initializer)
-        self._scalar_channels = np.flatnonzero(self.fields.channel_orders == 0)
+        # Even (or SO(3)) scalars: activation + bias; pseudo-scalars: odd, no bias.
+        self._scalar_channels = self.fields.scalar_channels
+        self._odd_channels = (
+            self.fields.channels_of(0, -1) if self.fields.has_parity else np.zeros(0)
+        ).astype(int)
+        if len(self._odd_channels):
+            check_odd(self.odd_activation, f"Gate {self.name!r}")
         gated_fields = np.flatnonzero(self.fields.field_orders > 0)
         self._n_gates = len(gated_fields)
         # Gate i -> the channels of the i-th non-scalar field (0 on the others).
@@ -140,6 +173,10 @@ class Gate(FieldLayer):
                 self.activation(scalars), self._scalar_channels, dim
             )
             outputs = scalars if outputs is None else outputs + scalars
+        if len(self._odd_channels):
+            odd = select_channels(inputs, self._odd_channels)
+            odd = place_channels(self.odd_activation(odd), self._odd_channels, dim)
+            outputs = odd if outputs is None else outputs + odd
         return outputs
 
     def compute_output_shape(self, input_shape):
@@ -177,6 +214,11 @@ class Gate(FieldLayer):
             parts.append(
                 stock.scalar_activation(x, dim, ch, bias, self.activation, name)
             )
+        if len(self._odd_channels):
+            ch, odd_name = self._odd_channels, f"{name}_odd"
+            parts.append(
+                stock.scalar_activation(x, dim, ch, None, self.odd_activation, odd_name)
+            )
         return keras.Model(x, stock.add(parts, f"{name}_sum"), name=name)
 
     def get_config(self):
@@ -187,6 +229,7 @@ class Gate(FieldLayer):
                 "activation": keras.activations.serialize(self.activation),
                 "use_bias": self.use_bias,
                 "gate_activation": keras.activations.serialize(self.gate_activation),
+                "odd_activation": keras.activations.serialize(self.odd_activation),
                 "bias_initializer": keras.initializers.serialize(self.bias_initializer),
             }
         )

@@ -362,6 +362,7 @@ def test_a_custom_layer_with_to_stock_keras_is_collapsed(rng):
             0,
         ),
         (lambda: Gate("2x0 + 1x1 + 1x2"), (2, 4, 4, 4, 12), 0),
+        (lambda: Gate("1x0e + 1x0o + 1x1o + 1x1e"), (2, 4, 4, 4, 10), 0),
         (
             lambda: NormActivation("1x0 + 1x1 + 1x2", activation="softplus"),
             (2, 4, 4, 4, 9),
@@ -398,6 +399,7 @@ def test_a_custom_layer_with_to_stock_keras_is_collapsed(rng):
         "conv-o3",
         "transpose-o3",
         "gate",
+        "gate-o3",
         "norm-activation",
         "pooling",
         "batch-norm",

@@ -106,3 +106,33 @@ def test_missing_gates_raise_naming_the_expected_type():
     layer = Gate("4x0 + 2x1")
     with pytest.raises(ValueError, match=r"'4x0 \+ 2x1 \+ 2x0' \(12 channels"):
         layer(np.zeros((1, 3, 3, 3, 10), "float32"))
+
+
+O3_TYPES = ["2x0e + 1x0o + 1x1o + 1x1e + 1x2o", "1x0o + 1x1e", "2x0e"]
+
+
+@pytest.mark.parametrize("fields", O3_TYPES)
+def test_o3_exact_equivariance_under_the_48_cube_symmetries(fields):
+    layer = Gate(fields, bias_initializer="random_normal")
+    in_type = Gate.input_fields(fields)
+    x = _random_input(in_type)
+    y = to_numpy(layer(x))
+    for g in so3.cube_symmetries():
+        y_g = to_numpy(layer(rotate_grid(x, g, in_type)))
+        assert _relative(y_g, rotate_grid(y, g, fields)) <= 1e-5
+
+
+def test_o3_gates_are_even_and_pseudo_scalars_odd_without_bias():
+    assert Gate.input_fields("1x0o + 2x1o + 1x1e") == "1x0o + 2x1o + 1x1e + 3x0e"
+    layer = Gate("1x0e + 1x0o", bias_initializer="ones")
+    x = np.array([[0.5, -2.0]], "float32")
+    y = to_numpy(layer(x))
+    # Even scalar: relu(x + 1); pseudo-scalar: tanh(x), no bias.
+    np.testing.assert_allclose(y, [[1.5, np.tanh(-2.0)]], rtol=1e-6)
+    assert layer.bias.shape == (1,)
+    # An even activation on pseudo-scalars would break equivariance: refused.
+    with pytest.raises(ValueError, match="must be an odd function"):
+        Gate("1x0o", odd_activation="relu")
+    Gate("1x0e + 1x1o", odd_activation="relu")  # no pseudo-scalars: not used
+    clone = Gate.from_config(Gate("1x0o", odd_activation="softsign").get_config())
+    assert clone.fields == "1x0o" and clone.odd_activation.__name__ == "softsign"
