@@ -25,6 +25,12 @@ class NormActivation(FieldLayer):
     smooth ``|v| = sqrt(sum v^2 + epsilon)`` of :class:`FieldLayer`, so value and
     gradient stay finite at ``v = 0`` (the output there is 0).
 
+    **O(3) types**: norms do not change under reflections, so every field of
+    order > 0 is treated as above whatever its parity; a pseudo-scalar (``0o``),
+    whose sign flips under reflections, is treated like them, as a one-channel
+    field: ``activation(|s| + b) * s / |s|`` (sign kept, magnitude through the
+    activation); even scalars as scalars.
+
     Args:
         fields: field type of input and output (``FieldType``, string like
             ``"8x0 + 4x1"``, or list of ``(multiplicity, l)`` pairs).
@@ -48,6 +54,8 @@ class NormActivation(FieldLayer):
     (2, 8, 8, 8, 5)
     """
 
+    TAKES_O3 = True
+
     def __init__(
         self,
         fields,
@@ -62,10 +70,12 @@ class NormActivation(FieldLayer):
         self.use_bias = bool(use_bias)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.epsilon = float(epsilon)
-        field_orders = self.fields.field_orders
-        self._scalar_channels = np.flatnonzero(self.fields.channel_orders == 0)
-        self._scalar_fields = np.flatnonzero(field_orders == 0)
-        self._vector_fields = np.flatnonzero(field_orders > 0)
+        # Invariant scalars: activation(s + b); every other field (order > 0, or
+        # an O(3) pseudo-scalar) is rescaled by a function of its norm.
+        invariant = (self.fields.field_orders == 0) & (self.fields.field_parities > 0)
+        self._scalar_fields = np.flatnonzero(invariant)
+        self._scalar_channels = self.fields.scalar_channels
+        self._vector_fields = np.flatnonzero(~invariant)
         # [n_vector_fields, dim]: per-field value -> its channels; transposed, it
         # sums the squares of a field's channels.
         self._spread = spread_matrix(self.fields, self._vector_fields)

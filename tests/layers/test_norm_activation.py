@@ -85,3 +85,28 @@ def test_mixed_precision():
 def test_wrong_type_raises():
     with pytest.raises(ValueError, match=r"'1x0 \+ 1x1' \(4 channels\)"):
         NormActivation("1x0 + 1x1")(np.zeros((1, 3, 3, 3, 3), "float32"))
+
+
+O3_FIELDS = "2x0e + 1x0o + 1x1o + 1x1e + 1x2o"
+
+
+@pytest.mark.parametrize("activation", ["relu", "softplus"])
+def test_o3_exact_equivariance_under_the_48_cube_symmetries(activation):
+    layer = NormActivation(O3_FIELDS, activation, bias_initializer="random_normal")
+    x = _random_input(O3_FIELDS)
+    y = to_numpy(layer(x))
+    for g in so3.cube_symmetries():
+        y_g = to_numpy(layer(rotate_grid(x, g, O3_FIELDS)))
+        assert _relative(y_g, rotate_grid(y, g, O3_FIELDS)) <= 1e-5
+
+
+def test_o3_pseudo_scalars_keep_their_sign():
+    layer = NormActivation("1x0e + 1x0o", "softplus", bias_initializer="ones")
+    x = np.array([[-0.5, -2.0]], "float32")
+    y = to_numpy(layer(x))
+    norm = np.sqrt(4.0 + 1e-6)
+    # Even scalar: softplus(s + b); pseudo-scalar: softplus(|s| + b) * sign(s).
+    np.testing.assert_allclose(y[0, 0], np.log1p(np.exp(0.5)), rtol=1e-6)
+    np.testing.assert_allclose(
+        y[0, 1], -np.log1p(np.exp(norm + 1.0)) * 2.0 / norm, rtol=1e-6
+    )
