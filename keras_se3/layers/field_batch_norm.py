@@ -20,8 +20,12 @@ class FieldBatchNormalization(FieldLayer):
       equivariance).
 
     Statistics are rotation invariant, so the layer is equivariant in training and
-    in inference mode.  In training (``training=True`` and ``trainable``) it uses
-    the batch statistics and updates the moving ones,
+    in inference mode.  With O(3) types, pseudo-scalars (``0o``) are normalised
+    like the non-scalar fields (by their mean square, without mean or ``beta``:
+    both would break the sign flip under reflections).
+
+    In training (``training=True`` and ``trainable``) it uses the batch
+    statistics and updates the moving ones,
     ``moving = momentum * moving + (1 - momentum) * batch``; otherwise it uses the
     moving statistics, as ``keras.layers.BatchNormalization`` does.
 
@@ -66,6 +70,8 @@ class FieldBatchNormalization(FieldLayer):
     (2, 8, 8, 8, 10)
     """
 
+    TAKES_O3 = True
+
     def __init__(
         self,
         fields,
@@ -102,14 +108,21 @@ class FieldBatchNormalization(FieldLayer):
 
         ft = self.fields
         orders = ft.channel_orders
-        self._scalar_channels = np.flatnonzero(orders == 0)
+        # "Scalars" are the invariant ones: an O(3) pseudo-scalar (0o) flips sign
+        # under reflections, so it is normalised like the other fields (mean
+        # square, no centring, no beta).
+        self._scalar_channels = ft.scalar_channels
         self._n_scalars = len(self._scalar_channels)
-        self._scalar_fields = np.flatnonzero(ft.field_orders == 0)
+        self._scalar_fields = np.flatnonzero(
+            (ft.field_orders == 0) & (ft.field_parities > 0)
+        )
         # Channel -> field statistic: mean over the field's channels.
         matrix = np.zeros((ft.dim, ft.num_fields))
         matrix[np.arange(ft.dim), ft.channel_fields] = 1.0 / (2 * orders + 1)
         self._average_matrix = matrix
-        self._nonscalar_channel = (orders > 0).astype("float32")
+        nonscalar = np.ones(ft.dim, "float32")
+        nonscalar[self._scalar_channels] = 0.0
+        self._nonscalar_channel = nonscalar
         # Channel -> index into the scalars' mean / beta, with the appended 0 for
         # non-scalar channels.
         index = np.full(ft.dim, self._n_scalars)

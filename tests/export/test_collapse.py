@@ -375,6 +375,7 @@ def test_a_custom_layer_with_to_stock_keras_is_collapsed(rng):
         ),
         (lambda: InvariantPooling("1x1 + 2x0", mode="max"), (2, 4, 4, 4, 5), 0),
         (lambda: FieldBatchNormalization("1x0 + 1x1"), (2, 4, 4, 4, 4), 2),
+        (lambda: FieldBatchNormalization("1x0e + 1x0o + 1x1e"), (2, 4, 4, 4, 5), 2),
         (lambda: FieldDropout("1x0 + 1x1", 0.5), (2, 4, 4, 4, 4), 0),
         (lambda: LowPassDownsampling3D(2), (2, 9, 9, 9, 3), 0),
         (
@@ -409,6 +410,7 @@ def test_a_custom_layer_with_to_stock_keras_is_collapsed(rng):
         "norm-activation-o3",
         "pooling",
         "batch-norm",
+        "batch-norm-o3",
         "dropout",
         "low-pass",
         "gated-block",

@@ -214,3 +214,29 @@ def test_synchronized_statistics_under_mirrored_strategy():
         timeout=120,
     )
     assert result.returncode == 0 and "OK" in result.stdout, result.stderr[-3000:]
+
+
+O3_FIELDS = "2x0e + 1x0o + 1x1o + 1x1e + 1x2o"
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_o3_exact_equivariance_under_the_48_cube_symmetries(training):
+    layer = _trained_layer(O3_FIELDS, gamma_initializer="random_uniform")
+    layer.beta.assign(np.random.default_rng(5).normal(size=layer.beta.shape))
+    x = _random_input(O3_FIELDS)
+    y = to_numpy(layer(x, training=training))
+    for g in so3.cube_symmetries():
+        y_g = to_numpy(layer(rotate_grid(x, g, O3_FIELDS), training=training))
+        assert _relative(y_g, rotate_grid(y, g, O3_FIELDS)) <= 1e-5
+
+
+def test_o3_pseudo_scalars_are_not_centred():
+    layer = FieldBatchNormalization("1x0e + 1x0o", epsilon=1e-3)
+    x = _random_input("1x0e + 1x0o")
+    y = to_numpy(layer(x, training=True))
+    assert layer.beta.shape == (1,) and layer.moving_mean.shape == (1,)
+    s, p = x[..., 0], x[..., 1]
+    np.testing.assert_allclose(
+        y[..., 0], (s - s.mean()) / np.sqrt(s.var() + 1e-3), rtol=1e-4, atol=1e-5
+    )
+    np.testing.assert_allclose(y[..., 1], p / np.sqrt(np.mean(p**2) + 1e-3), rtol=1e-4)
