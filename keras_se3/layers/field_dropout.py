@@ -36,6 +36,8 @@ class FieldDropout(FieldLayer):
     (2, 8, 8, 8, 10)
     """
 
+    TAKES_O3 = True
+
     def __init__(self, fields, rate, seed=None, **kwargs):
         super().__init__(fields, **kwargs)
         if not 0 <= rate < 1:

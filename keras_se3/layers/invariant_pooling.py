@@ -5,6 +5,7 @@ import numpy as np
 from keras import ops
 
 import keras_se3.layers.stock as stock
+from keras_se3.field_type import FieldType
 from keras_se3.layers.field_layer import FieldLayer, field_norms
 
 
@@ -18,6 +19,15 @@ class InvariantPooling(FieldLayer):
     then averaged (``mode="mean"``) or maximised (``mode="max"``) over all
     spatial positions.  The result is invariant under rotations of the input
     (exactly for the 24 rotations of the cube).
+
+    **O(3) types**: the norms and the pooled even scalars are invariant under
+    reflections too; a pseudo-scalar field (``0o``) pools to a pseudo-scalar
+    (its mean changes sign under reflections), so the output's type is
+    :attr:`output_fields`, e.g. ``"2x0e + 1x0o + 1x0e"`` for
+    ``"2x0e + 1x0o + 1x1o"``: put a layer that is odd in them (a ``Dense``
+    without bias on them, ``tanh``) or their square after it for an invariant
+    head.  ``mode="max"`` refuses pseudo-scalars: the maximum of a field that
+    changes sign is not equivariant.
 
     Args:
         fields: input field type (``FieldType``, string like ``"8x0 + 4x1"``, or
@@ -42,10 +52,20 @@ class InvariantPooling(FieldLayer):
     (2, 6)
     """
 
+    TAKES_O3 = True
+
     def __init__(self, fields, mode="mean", epsilon=FieldLayer.NORM_EPSILON, **kwargs):
         super().__init__(fields, **kwargs)
         if mode not in ("mean", "max"):
             raise ValueError(f"`mode` must be 'mean' or 'max', got {mode!r}.")
+        odd = (self.fields.field_orders == 0) & (self.fields.field_parities < 0)
+        if mode == "max" and odd.any():
+            raise ValueError(
+                f"InvariantPooling(mode='max') cannot pool the pseudo-scalars (0o) "
+                f"of '{self.fields}': the maximum of a field that changes sign "
+                "under reflections is not equivariant. Use mode='mean' (they pool "
+                "to pseudo-scalars) or turn them into other fields first."
+            )
         self.mode = mode
         self.epsilon = float(epsilon)
         field_orders = self.fields.field_orders
@@ -57,6 +77,15 @@ class InvariantPooling(FieldLayer):
         # the field order.
         order = np.argsort(np.concatenate([scalar_fields, vector_fields]))
         self._ungroup = None if np.array_equal(order, np.arange(len(order))) else order
+
+    @property
+    def output_fields(self):
+        """The type of the pooled features, one scalar per input field: ``0e``
+        (``0`` for an SO(3) type) except ``0o`` for each pseudo-scalar input."""
+        if not self.fields.has_parity:
+            return FieldType([(self.fields.num_fields, 0)])
+        odd = (self.fields.field_orders == 0) & (self.fields.field_parities < 0)
+        return FieldType([(1, 0, -1 if o else 1) for o in odd]).simplify()
 
     def build(self, input_shape):
         self.check_input_channels(input_shape)

@@ -93,3 +93,13 @@ def test_bad_arguments_and_wrong_type():
         FieldDropout("1x0", 1.0)
     with pytest.raises(ValueError, match=r"'1x0 \+ 1x1' \(4 channels\)"):
         FieldDropout("1x0 + 1x1", 0.5)(np.zeros((1, 3, 3, 3, 3), "float32"))
+
+
+def test_o3_equivariant_for_a_shared_mask_under_the_48_cube_symmetries():
+    fields = "2x0e + 1x0o + 1x1o + 1x1e + 1x2o"
+    x = _random_input(fields, size=5, batch=4)
+    y = to_numpy(FieldDropout(fields, 0.4, seed=3)(x, training=True))
+    for g in so3.cube_symmetries()[::3]:
+        layer = FieldDropout(fields, 0.4, seed=3)
+        y_g = to_numpy(layer(rotate_grid(x, g, fields), training=True))
+        np.testing.assert_allclose(y_g, rotate_grid(y, g, fields), rtol=1e-5, atol=1e-6)

@@ -105,8 +105,6 @@ O3 = "2x0e + 1x1o"
 O3_CONSTRUCTORS = {
     "SE3GatedConv3D": lambda: SE3GatedConv3D(O3, 3),
     "SE3ResidualBlock": lambda: SE3ResidualBlock(O3, 3),
-    "FieldDropout": lambda: FieldDropout(O3, 0.5),
-    "InvariantPooling": lambda: InvariantPooling(O3),
 }
 
 

@@ -79,3 +79,23 @@ def test_wrong_type_and_mode_raise():
         InvariantPooling("1x0 + 1x1")(np.zeros((1, 3, 3, 3, 5), "float32"))
     with pytest.raises(ValueError, match="mode"):
         InvariantPooling("1x0", mode="sum")
+
+
+O3_FIELDS = "2x0e + 1x0o + 1x1o + 1x1e + 1x2o"
+
+
+def test_o3_invariant_except_pseudo_scalars_which_flip():
+    layer = InvariantPooling(O3_FIELDS)
+    assert layer.output_fields == "2x0e + 1x0o + 3x0e"
+    assert InvariantPooling("2x0 + 1x1").output_fields == "3x0"
+    x = _random_input(O3_FIELDS)
+    y = to_numpy(layer(x))
+    for g in so3.cube_symmetries():
+        y_g = to_numpy(layer(rotate_grid(x, g, O3_FIELDS)))
+        # The output's own type acts: +1 on invariants, det(g) on the pseudo-scalar.
+        expected = y @ layer.output_fields.representation(g).T
+        assert _relative(y_g, expected) <= 1e-5
+    # Max pooling of a field that changes sign is not equivariant: refused.
+    with pytest.raises(ValueError, match="cannot pool the pseudo-scalars"):
+        InvariantPooling(O3_FIELDS, mode="max")
+    InvariantPooling("1x0e + 1x1e", mode="max")  # no pseudo-scalar: fine
