@@ -3,9 +3,9 @@
 import keras
 
 import keras_se3.layers.stock as stock
+from keras_se3.field_type import FieldType
 from keras_se3.layers.field_batch_norm import FieldBatchNormalization
 from keras_se3.layers.field_dropout import FieldDropout
-from keras_se3.layers.field_layer import so3_fields
 from keras_se3.layers.gate import Gate
 from keras_se3.layers.low_pass import LowPassDownsampling3D
 from keras_se3.layers.se3_conv3d import SE3Conv3D
@@ -56,6 +56,8 @@ class SE3GatedConv3D(keras.layers.Layer):
         padding: ``"same"``, ``"valid"`` or int (symmetric), of the convolution.
         activation: activation of the scalar fields (any Keras activation).
         gate_activation: activation of the gates (``"sigmoid"``).
+        odd_activation: activation of the pseudo-scalars (``0o``) of an O(3)
+            ``out_fields``; must be odd (``"tanh"``; see :class:`Gate`).
         batch_norm: add :class:`FieldBatchNormalization` (no parameters) before
             the gate.
         momentum: moving-average momentum of the batch norm.
@@ -97,6 +99,7 @@ class SE3GatedConv3D(keras.layers.Layer):
         padding="same",
         activation="relu",
         gate_activation="sigmoid",
+        odd_activation="tanh",
         batch_norm=False,
         momentum=0.99,
         synchronized_batch_norm=False,
@@ -109,7 +112,7 @@ class SE3GatedConv3D(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.out_fields = so3_fields(out_fields, "SE3GatedConv3D")
+        self.out_fields = FieldType(out_fields)
         if isinstance(strides, bool) or not isinstance(strides, int) or strides < 1:
             raise ValueError(
                 f"`strides` of SE3GatedConv3D is one positive int (the same "
@@ -167,6 +170,7 @@ class SE3GatedConv3D(keras.layers.Layer):
             self.out_fields,
             activation=activation,
             gate_activation=gate_activation,
+            odd_activation=odd_activation,
             use_bias=use_bias,
             dtype=policy,
             name="gate",
@@ -244,6 +248,7 @@ class SE3GatedConv3D(keras.layers.Layer):
                 "padding": conv["padding"],
                 "activation": self.gate.get_config()["activation"],
                 "gate_activation": self.gate.get_config()["gate_activation"],
+                "odd_activation": self.gate.get_config()["odd_activation"],
                 "batch_norm": self.batch_norm,
                 "momentum": self.momentum,
                 "synchronized_batch_norm": self.synchronized_batch_norm,

@@ -5,8 +5,8 @@ import warnings
 import keras
 
 import keras_se3.layers.stock as stock
+from keras_se3.field_type import FieldType
 from keras_se3.layers.field_batch_norm import FieldBatchNormalization
-from keras_se3.layers.field_layer import so3_fields
 from keras_se3.layers.low_pass import LowPassDownsampling3D
 from keras_se3.layers.se3_conv3d import SE3Conv3D
 from keras_se3.layers.se3_gated_conv3d import SE3GatedConv3D
@@ -32,9 +32,10 @@ class SE3ResidualBlock(keras.layers.Layer):
         kernel_size: odd int.
         in_fields: input field type (``None``: every channel a scalar).
         out_fields: output field type (``None``: ``hidden_fields``).
-        basis, strides, downsampling, activation, batch_norm, momentum,
-        synchronized_batch_norm, kernel_initializer, parametrization: as in
-        :class:`SE3GatedConv3D`.
+        basis, strides, downsampling, activation, odd_activation, batch_norm,
+        momentum, synchronized_batch_norm, kernel_initializer, parametrization:
+        as in :class:`SE3GatedConv3D`.  The field types are all SO(3) or all
+        O(3) (with parities).
         **kwargs: base layer arguments.
 
     Input shape:
@@ -66,6 +67,7 @@ class SE3ResidualBlock(keras.layers.Layer):
         synchronized_batch_norm=False,
         kernel_initializer=None,
         parametrization="unit_basis",
+        odd_activation="tanh",
         **kwargs,
     ):
         if "fields" in kwargs:  # the earlier name: deprecated, still accepted
@@ -87,9 +89,9 @@ class SE3ResidualBlock(keras.layers.Layer):
                 "'8x0 + 4x1') and `kernel_size`."
             )
         super().__init__(**kwargs)
-        self.hidden_fields = so3_fields(hidden_fields, "SE3ResidualBlock")
-        self.out_fields = so3_fields(
-            out_fields if out_fields is not None else hidden_fields, "SE3ResidualBlock"
+        self.hidden_fields = FieldType(hidden_fields)
+        self.out_fields = FieldType(
+            out_fields if out_fields is not None else hidden_fields
         )
         self.kernel_size = kernel_size
         self.basis = basis
@@ -110,6 +112,7 @@ class SE3ResidualBlock(keras.layers.Layer):
             strides=strides,
             downsampling=downsampling,
             activation=activation,
+            odd_activation=odd_activation,
             batch_norm=batch_norm,
             momentum=momentum,
             synchronized_batch_norm=synchronized_batch_norm,
@@ -251,6 +254,7 @@ class SE3ResidualBlock(keras.layers.Layer):
                 "strides": self.strides,
                 "downsampling": self.downsampling,
                 "activation": self.gated.get_config()["activation"],
+                "odd_activation": self.gated.get_config()["odd_activation"],
                 "batch_norm": self.batch_norm,
                 "momentum": self.momentum,
                 "synchronized_batch_norm": self.synchronized_batch_norm,

@@ -398,6 +398,17 @@ def test_a_custom_layer_with_to_stock_keras_is_collapsed(rng):
             (2, 8, 8, 8, 2),
             2,
         ),
+        (
+            lambda: SE3ResidualBlock(
+                "1x0e + 1x0o + 1x1o",
+                3,
+                in_fields="1x0e + 1x1e",
+                strides=2,
+                batch_norm=True,
+            ),
+            (2, 7, 7, 7, 4),
+            2,
+        ),
     ],
     ids=[
         "conv-padded",
@@ -417,6 +428,7 @@ def test_a_custom_layer_with_to_stock_keras_is_collapsed(rng):
         "low-pass",
         "gated-block",
         "residual-block",
+        "residual-block-o3",
     ],
 )
 def test_every_layer_exports_itself(make, shape, steps, rng):

@@ -224,3 +224,53 @@ def test_residual_block_fields_keyword_is_deprecated_and_old_configs_load():
         SE3ResidualBlock("2x0", 3, fields="2x0")
     with pytest.raises(TypeError, match="hidden_fields"):
         SE3ResidualBlock(kernel_size=3)
+
+
+@pytest.mark.parametrize("downsampling", ["gaussian", "strided"])
+def test_o3_gated_conv_exact_under_the_48_cube_symmetries(downsampling):
+    # (Pseudo-scalars come from pseudo-vectors: 1e -> 0o through J = 1.)
+    in_type, out_type = "1x0e + 1x1o + 1x1e", "2x0e + 1x0o + 1x1o + 1x1e + 1x2e"
+    block = SE3GatedConv3D(
+        out_type,
+        3,
+        in_fields=in_type,
+        strides=2,
+        downsampling=downsampling,
+        batch_norm=True,
+        dropout=0.3,
+    )
+    x = _input(in_type, 9)
+    block(x, training=True)
+    y = to_numpy(block(x, training=False))
+    assert block.conv.out_fields == "2x0e + 1x0o + 1x1o + 1x1e + 1x2e + 3x0e"
+    for g in so3.cube_symmetries():
+        y_g = to_numpy(block(rotate_grid(x, g, in_type), training=False))
+        assert _relative(y_g, rotate_grid(y, g, out_type)) <= 1e-5
+
+
+def test_o3_residual_block_exact_under_the_48_cube_symmetries(tmp_path):
+    in_type, out_type = "1x0e + 1x1e", "1x0o + 1x1e + 1x0e"
+    block = SE3ResidualBlock(
+        "2x0e + 1x0o + 1x1o + 1x1e",
+        3,
+        in_fields=in_type,
+        out_fields=out_type,
+        strides=2,
+        batch_norm=True,
+        odd_activation="softsign",
+    )
+    x = _input(in_type, 9)
+    block(x, training=True)
+    y = to_numpy(block(x, training=False))
+    for g in so3.cube_symmetries()[::2]:
+        y_g = to_numpy(block(rotate_grid(x, g, in_type), training=False))
+        assert _relative(y_g, rotate_grid(y, g, out_type)) <= 1e-5
+    # Saved and loaded with its odd activation and parities.
+    inputs = keras.Input((9, 9, 9, 4))
+    model = keras.Model(inputs, block(inputs))
+    model.save(tmp_path / "o3_block.keras")
+    loaded = keras.saving.load_model(tmp_path / "o3_block.keras")
+    np.testing.assert_allclose(to_numpy(loaded(x)), y, rtol=1e-6, atol=1e-6)
+    inner = loaded.layers[-1]
+    assert inner.out_fields == out_type
+    assert inner.gated.gate.odd_activation.__name__ == "softsign"
