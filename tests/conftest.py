@@ -70,6 +70,10 @@ SLOW = {
 #: tests/test_backends.py runs the three paper nets, tests/test_jax_data_parallel.py
 #: trains tetris_net on JAX, and the layer and collapse tests cover each layer.
 SLOW_OFF_TENSORFLOW = {
+    "tests/models/test_o3_net.py": [
+        "test_o3_net_is_invariant_under_the_48_cube_symmetries",
+        "test_o3_net_gives_a_mirror_image_the_same_logits",
+    ],
     "tests/export/test_collapse.py": [
         "test_paper_nets_with_batch_norm_statistics[tetris-recipe]",
     ],

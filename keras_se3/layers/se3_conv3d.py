@@ -232,6 +232,12 @@ class SE3Conv3D(FieldLayer):
                     "angular bandlimit, or for O(3) fields the parity, excludes "
                     "them), so those output fields would be constant zero. Use a "
                     "larger kernel, other field types, or another `basis`."
+                    + (
+                        " (O(3): from fields of parity (-1)^l alone -- 0e, 1o, 2e, "
+                        "... -- no kernel reaches 0o, 1e, 2o, ...)"
+                        if p_out is not None
+                        else ""
+                    )
                 )
             for key_in in in_keys:
                 n_basis = sizes[key_in]
