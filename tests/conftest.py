@@ -32,6 +32,7 @@ PORTABLE = (
 #: ``pytest -n 2`` on 2 busy cores (the end-to-end script runs, fresh processes,
 #: the CATH ResNet, dataset generation, training steps, tf2onnx conversions).
 SLOW = {
+    "tests/examples/test_chirality.py": "*",  # trains two nets, ~30 s
     "tests/test_distributed.py": "*",  # one subprocess training on 2 replicas, 78 s
     "tests/test_jax_data_parallel.py": "*",  # a JAX subprocess, 2 training steps
     "tests/test_backends.py": "*",  # 3 subprocesses of other backends, 3 nets each
