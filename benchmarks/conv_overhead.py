@@ -5,7 +5,7 @@ forward time and forward+backward time (gradients w.r.t. the input and all
 trainable weights), medians over interleaved repetitions, and the cold
 construction time of the steerable layer (basis computed from scratch).
 
-    python benchmarks/conv_overhead.py            # both settings
+    python benchmarks/conv_overhead.py            # all settings
     python benchmarks/conv_overhead.py --reps 5   # quicker
 """
 
@@ -29,6 +29,8 @@ SETTINGS = [
     # (field type in and out, batch, grid, kernel)
     ("8x0 + 4x1 + 2x2", 4, 32, 5),
     ("16x0 + 8x1 + 4x2 + 2x3", 2, 32, 5),
+    # O(3): the same channels with parities (vectors and pseudo-vectors).
+    ("8x0e + 2x1o + 2x1e + 2x2e", 4, 32, 5),
 ]
 
 

@@ -16,6 +16,10 @@ Protocol (fixed; docs/benchmarks.md, "Equivariance under non-grid rotations"):
 
 The same protocol applied to the identity map gives the resampling floor.
 
+O(3): ``--fields "8x0e + 4x1o + 2x2e + 2x1e"`` (a type with parities) and
+``--reflect`` (``R`` times the mirror ``z -> -z``: a rotation-reflection that maps
+no grid axis onto another) measure the O(3) layer the same way.
+
 Conventions: array axes 1, 2, 3 = x, y, z; voxel ``i`` at ``i - (n-1)/2``;
 ``[R f](x) = D(R) f(R^-1 x)``.
 
@@ -23,6 +27,7 @@ Usage::
 
     python benchmarks/equivariance.py --basis default --kernel-size 5 --seeds 6
     python benchmarks/equivariance.py --basis paper --kernel-size 3 5 7
+    python benchmarks/equivariance.py --fields "8x0e + 4x1o + 2x2e + 2x1e" --reflect
 
 The layer is ``keras_se3.layers.SE3Conv3D`` (float64) when it can be imported,
 else a numpy implementation of the same linear map (``--backend numpy`` forces
@@ -225,13 +230,25 @@ def keras_available():
 # --- the protocol -------------------------------------------------------------------
 
 
-def evaluate(basis="default", kernel_size=5, seeds=6, backend="auto", fields=FIELDS):
-    """Run the protocol.  Returns a dict with the per-seed errors and their mean."""
+def evaluate(
+    basis="default",
+    kernel_size=5,
+    seeds=6,
+    backend="auto",
+    fields=FIELDS,
+    reflect=False,
+):
+    """Run the protocol.  Returns a dict with the per-seed errors and their mean.
+
+    ``reflect``: use the rotation times the mirror ``z -> -z`` (needs an O(3)
+    ``fields`` type, and the Keras layer)."""
     in_type = out_type = FieldType(fields)
-    matrix = rotation()
+    matrix = rotation() @ np.diag([1.0, 1.0, -1.0]) if reflect else rotation()
     rep = in_type.representation(matrix)
     mask = ball_mask()
     use_keras = backend == "keras" or (backend == "auto" and keras_available())
+    if in_type.has_parity and not use_keras:
+        raise ValueError("O(3) field types need the Keras layer (--backend keras)")
     cache, errors, floors, n_coeffs = {}, [], [], None
     for seed in range(seeds):
         # Same blobs for both backends; the layer draws from its own stream.
@@ -276,16 +293,23 @@ def main(argv=None):
     parser.add_argument("--kernel-size", type=int, nargs="+", default=[5])
     parser.add_argument("--seeds", type=int, default=6)
     parser.add_argument("--backend", choices=("auto", "keras", "numpy"), default="auto")
+    parser.add_argument("--fields", default=FIELDS, help="field type in and out")
+    parser.add_argument(
+        "--reflect",
+        action="store_true",
+        help="a rotation-reflection (the rotation times z -> -z); O(3) fields",
+    )
     args = parser.parse_args(argv)
     basis = args.basis
     if basis.lstrip().startswith("{"):
         basis = json.loads(basis)
     basis = get_basis_config(basis)  # fail early on an unknown preset
     print(f"basis={args.basis} ({basis})")
-    print(f"fields={FIELDS} grid={GRID}^3 seeds={args.seeds}")
+    group = "rotation-reflection" if args.reflect else "rotation"
+    print(f"fields={args.fields} grid={GRID}^3 seeds={args.seeds} {group}")
     for k in args.kernel_size:
         start = time.perf_counter()
-        r = evaluate(basis, k, args.seeds, args.backend)
+        r = evaluate(basis, k, args.seeds, args.backend, args.fields, args.reflect)
         print(
             f"k={k} backend={r['backend']} coefficients={r['coefficients']} "
             f"error={r['mean']:.2e} (per seed "

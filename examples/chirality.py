@@ -56,6 +56,7 @@ def build(group, grid):
             in_fields=in_fields,
             strides=2 if index == 1 else 1,
             batch_norm=True,
+            momentum=0.9,  # moving statistics that settle within the run
             name=f"gated_{index + 1}",
         )(x)
         in_fields = fields
