@@ -79,6 +79,7 @@ SLOW_OFF_TENSORFLOW = {
         "test_paper_nets_with_batch_norm_statistics[tetris-recipe]",
     ],
     "tests/models/test_paper_models.py": [
+        "test_tetris_net_with_reflections_is_o3_and_mirror_blind",
         "test_tetris_net_trains_and_gradients_reach_every_weight",
         "test_models_use_the_layers_default_basis",
         "test_shrec17_net_is_invariant_under_cube_rotations",

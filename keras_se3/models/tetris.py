@@ -30,6 +30,13 @@ PAPER_CODE_OPTIONS = dict(
 )
 
 
+def _with_reflections(fields, reflections):
+    """``fields`` as an O(3) type of natural parities ``(-1)^l`` if ``reflections``."""
+    if not reflections:
+        return fields
+    return FieldType([(mul, l, (-1) ** l) for mul, l in fields.terms])
+
+
 def tetris_net(
     basis="default",
     downsampling="gaussian",
@@ -43,6 +50,7 @@ def tetris_net(
     batch_norm=False,
     momentum=0.99,
     parametrization="unit_basis",
+    reflections=False,
 ):
     """The paper's steerable Tetris classifier.
 
@@ -77,15 +85,21 @@ def tetris_net(
         parametrization: of the convolutions' coefficients (see
             :class:`SE3Conv3D`).  se3cnn's net used ``"scaled_basis"``; without
             batch norm, only that one fitted the 8 pieces reliably here.
+        reflections: False (the paper's SO(3) net) or True: the same orders as
+            O(3) types of parity ``(-1)^l`` (``"4x0e + 4x1o + 4x2e + 1x3o"``,
+            ...), the ones convolutions reach from a density.  The net is then
+            invariant to reflections too, so it gives a piece and its mirror image
+            the same logits (``examples/chirality.py``).
 
     Returns:
         A ``keras.Model`` mapping ``[batch, x, y, z, 1]`` to logits.
     """
     inputs = keras.Input(input_shape, name="voxels")
-    x, fields = inputs, FieldType("1x0")
+    x, fields = inputs, _with_reflections(FieldType("1x0"), reflections)
     if input_blur is not None:
         x = LowPassDownsampling3D(1, sigma=input_blur, name="input_blur")(x)
     for index, (out_fields, stride) in enumerate(TETRIS_LAYERS):
+        out_fields = _with_reflections(FieldType(out_fields), reflections)
         x = SE3GatedConv3D(
             out_fields,
             5,

@@ -186,3 +186,23 @@ def test_gradients_reach_every_weight_of_the_deep_nets(build, size):
     )
     for weight, grad in zip(model.trainable_weights, grads):
         assert grad is not None and np.any(to_numpy(grad) != 0), weight.path
+
+
+def test_tetris_net_with_reflections_is_o3_and_mirror_blind():
+    keras.utils.set_random_seed(0)
+    model = tetris_net(reflections=True, input_shape=(9, 9, 9, 1), dropout=0.0)
+    fields = [layer.out_fields for layer in model.layers if hasattr(layer, "gate")]
+    assert [str(f) for f in fields] == [
+        "4x0e + 4x1o + 4x2e + 1x3o",
+        "16x0e + 16x1o + 16x2e",
+        "32x0e + 16x1o + 16x2e",
+        "128x0e",
+    ]
+    # Each pair keeps the J of parity (-1)^(l_in + l_out): fewer coefficients.
+    so3_net = tetris_net(input_shape=(9, 9, 9, 1))
+    assert model.count_params() < so3_net.count_params()
+    x = np.random.default_rng(0).normal(size=(2, 9, 9, 9, 1)).astype("float32")
+    y = to_numpy(model(x))
+    for g in so3.cube_symmetries()[[0, 5, 24, 30, 47]]:  # rotations and reflections
+        y_g = to_numpy(model(rotate_grid(x, g)))
+        assert np.abs(y_g - y).max() <= 1e-4 * np.abs(y).max()
