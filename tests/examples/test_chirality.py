@@ -1,13 +1,17 @@
-"""examples/chirality.py: the O(3) net cannot tell a piece from its mirror image."""
+"""examples/chirality.py: the O(3) net cannot tell a piece from its mirror image.
+
+That the SO(3) net can is measured by the script's full run (README: 100 % vs
+87.5 %); an untrained SO(3) Tetris net barely sees chirality (its logits for the
+mirror pair differ by ~1e-6), so the suite checks the SO(3) side on a layer stack
+(tests/layers/test_se3_conv3d.py::test_so3_stack_sees_chirality_o3_stack_does_not).
+"""
 
 from .scripts import load_example
 
 
-def test_o3_net_gives_the_mirror_pair_the_same_logits_and_so3_does_not():
-    # Two training steps: the O(3) net's blindness holds for any weights; the
-    # SO(3) net's logits already differ (measured 1.1e-4 relative, seed 0; the
-    # O(3) net's 9e-8, float32 rounding).
-    results = load_example("chirality").main(["--steps", "2"])
-    o3, so3 = results["O(3)"]["mirror_gap"], results["SO(3)"]["mirror_gap"]
-    assert o3 <= 1e-5
-    assert so3 >= 2e-5 and so3 >= 10 * o3
+def test_o3_net_gives_the_mirror_pair_the_same_logits():
+    # Two training steps: the O(3) net's blindness holds for any weights.
+    args = ["--steps", "2", "--grid", "13", "--block", "2"]
+    results = load_example("chirality").main(args)
+    assert results["O(3)"]["mirror_gap"] <= 1e-5
+    assert set(results) == {"SO(3)", "O(3)"}
