@@ -459,4 +459,5 @@ def test_so3_stack_sees_chirality_o3_stack_does_not():
         y = stack(x)
         gaps[name] = _relative(stack(rotate_grid(x, mirror)), rotate_grid(y, mirror))
     assert gaps["O(3)"] <= 1e-5
-    assert gaps["SO(3)"] >= 1e-2, gaps  # measured 0.034; O(3): 6e-7
+    # Measured 0.034 (TensorFlow), 0.0086 (PyTorch: other random draws); O(3) 5e-7.
+    assert gaps["SO(3)"] >= 1e-3, gaps
