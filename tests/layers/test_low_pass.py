@@ -50,6 +50,18 @@ def test_exact_equivariance_on_centred_grids(factor, method, size):
         assert _relative(y_rot, rotate_grid(y, rotation, FIELDS)) <= 1e-5
 
 
+@pytest.mark.parametrize("method, size", [("gaussian", 9), ("average", 8)])
+def test_o3_exact_under_the_48_cube_symmetries(method, size):
+    # Channel-wise and isotropic: fields of any parity pass through.
+    fields = "2x0e + 1x0o + 1x1o + 1x1e + 1x2o"
+    layer = LowPassDownsampling3D(2, method)
+    x = _random_input(FieldType(fields).dim, size)
+    y = to_numpy(layer(x))
+    for g in so3.cube_symmetries():
+        y_g = to_numpy(layer(rotate_grid(x, g, fields)))
+        assert _relative(y_g, rotate_grid(y, g, fields)) <= 1e-5
+
+
 def test_uncentred_grid_breaks_equivariance():
     # An even grid with stride 2 is not centred: the check above is meaningful.
     layer = LowPassDownsampling3D(2)
