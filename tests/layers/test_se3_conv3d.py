@@ -417,7 +417,10 @@ def test_o3_bias_only_on_even_scalars_and_types_must_match():
     np.testing.assert_array_equal(y[..., 1:3], 1.0)
     np.testing.assert_array_equal(y[..., [0, 3, 4, 5]], 0.0)
     assert layer.bias.shape == (2,)
-    assert SE3Conv3D("1x1o", 3).build((None, 5, 5, 5, 2)) is None  # in: 2x0e
+    # Without in_fields, plain input channels of an O(3) layer are even scalars.
+    default_in = SE3Conv3D("1x1o", 3)
+    default_in.build((None, 5, 5, 5, 2))
+    assert default_in.in_fields == "2x0e" and default_in.in_fields != "2x0"
     with pytest.raises(ValueError, match="SO\\(3\\) fields to SO\\(3\\) fields"):
         SE3Conv3D("1x1o", 3, in_fields="1x0")
 
