@@ -127,6 +127,10 @@ class BlockMap:
         # our pair, the offset of this output group within our mult_out).
         self.pairs = []
         ref_offset, worst = 0, 0.0
+        # How far each T is from orthogonal: if T T^T = 1, N(0, 1) weights of the
+        # reference and N(0, 1) coefficients of ours are the same kernel
+        # distribution (the two codes' initialisations agree).
+        self.orthogonality = 0.0
         out_start = {}
         for i, (m_out, l_out) in enumerate(rs_out):
             start = out_start.get(l_out, 0)
@@ -147,6 +151,9 @@ class BlockMap:
                 t = t[0].T  # ref_ours = t @ ours
                 worst = max(
                     worst, relative_error(t @ a, ref_ours.reshape(len(ref), -1))
+                )
+                self.orthogonality = max(
+                    self.orthogonality, float(np.abs(t @ t.T - np.eye(len(t))).max())
                 )
                 size = m_out * m_in * len(ref)
                 self.pairs.append(
@@ -238,6 +245,35 @@ def forward_parity(model, record, conventions, x):
         rows.append((name, tuple(ref.shape[1:4]), relative_error(ours, ref)))
     rows.append(("logits", (), relative_error(outputs[-1], record["logits"])))
     return rows
+
+
+def start_scale(model, x, y):
+    """Root mean square of the input low-pass and of every block's output, and the
+    cross-entropy, in inference mode: how large the signal of a start is."""
+    names = ["input_blur", *BLOCKS]
+    probe = keras.Model(model.inputs, [model.get_layer(n).output for n in names])
+    outputs = probe(x, training=False)
+    rms = {n: float(np.sqrt(np.mean(np.square(o)))) for n, o in zip(names, outputs)}
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    return rms, float(loss_fn(y, model(x, training=False)))
+
+
+def reference_start_scale(record):
+    """:func:`start_scale` of the reference's start, from its recorded outputs
+    (the root mean square does not depend on the real basis of the fields)."""
+    keys = ["act/input", *[f"act/block{k + 1}" for k in range(len(BLOCKS))]]
+    names = ["input_blur", *BLOCKS]
+    rms = {
+        n: float(np.sqrt(np.mean(np.square(record[k])))) for n, k in zip(names, keys)
+    }
+    return rms, float(record["loss"])
+
+
+def print_start_scales(scales):
+    print("\nthe start's signal, root mean square per block (inference mode), loss:")
+    for who, (rms, loss) in scales.items():
+        values = "  ".join(f"{n} {v:.4f}" for n, v in rms.items())
+        print(f"  {who:<10} {values}  loss {loss:.4f}")
 
 
 def gradient_parity(model, record, maps, x, y):
@@ -382,6 +418,11 @@ def main(argv=None):
     maps = [BlockMap(record, *block, conventions) for block in reference_blocks()]
     residual = max(m.basis_residual for m in maps)
     print(f"basis map: reference kernels = T @ ours, worst residual {residual:.1e}")
+    orthogonality = max(m.orthogonality for m in maps)
+    print(
+        f"basis map: |T T^T - 1| <= {orthogonality:.1e} (0: both codes' N(0, 1) "
+        "weights draw the same kernels)"
+    )
     if residual > 1e-5:  # float32 buffers give ~4e-8
         sys.exit("the reference's basis is not spanned by keras_se3's: bases differ")
 
@@ -401,6 +442,7 @@ def main(argv=None):
     result = {
         "grid": int(x.shape[1]),
         "basis_residual": residual,
+        "basis_orthogonality": orthogonality,
         "forward": {n: e for n, _, e in forward},
         "gradient": dict(gradient),
     }
@@ -408,6 +450,12 @@ def main(argv=None):
         if args.fixture:
             sys.exit("--fixture writes the reference's start: use --start reference")
         keep_own(model, own, args.start)
+        scales = {"reference": reference_start_scale(record)}
+        scales[f"{args.start} (seed {args.seed})"] = start_scale(model, x, y)
+        print_start_scales(scales)
+        result["start_scale"] = {
+            who: {"rms": rms, "loss": loss} for who, (rms, loss) in scales.items()
+        }
         print(f"\ntraining from {args.start} start (seed {args.seed})")
     if trained:
         ours = train_side_by_side(model, record, x, y, args.optimizer, args.epsilon)
