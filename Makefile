@@ -24,11 +24,14 @@ $(STAMP): setup.py
 # marked slow (the deep nets' training steps: JAX compiles each new shape, and
 # they would double the suite's time); tests/test_backends.py moves the three
 # paper nets between all three backends from the TensorFlow run.
+# Each pass lists its 15 slowest tests: where the ~20-minute budget goes (the same
+# suite took 19 min on an AVX-512 EPYC, 53 min on an AVX2 one).
 OTHER_BACKENDS ?= jax torch
+DURATIONS ?= --durations=15
 test: lint
-	$(PY) -m pytest -n 2 tests
+	$(PY) -m pytest -n 2 $(DURATIONS) tests
 	for backend in $(OTHER_BACKENDS); do \
-		KERAS_BACKEND=$$backend $(PY) -m pytest -n 2 -m "not slow" tests || exit 1; \
+		KERAS_BACKEND=$$backend $(PY) -m pytest -n 2 $(DURATIONS) -m "not slow" tests || exit 1; \
 	done
 	$(PY) -m pytest -q -p no:randomly --doctest-modules keras_se3
 

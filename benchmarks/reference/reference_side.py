@@ -32,7 +32,10 @@ voxels.  ``--pieces equal-cubes`` runs the same script on pieces of equal cubes
 (each cell repeated ``size / 4`` times), as the paper describes them and as
 keras_se3's ``tetris`` dataset makes them; everything else stays the script's.
 
-The script's source is executed with ``.cuda()`` removed (CPU); two library
+The script's source is executed with ``.cuda()`` removed on CPU (``--device
+cpu``, the default without a CUDA GPU) and unchanged on a CUDA GPU (``--device
+cuda``; the net is drawn on the CPU either way, so a seed gives the same start;
+the GPU path could not be run where this was written: no GPU); two library
 renames since 2020 are bridged: ``scipy.special.sph_harm`` (removed in SciPy
 1.15, used by lie_learn) and ``scipy.linalg.eigh(eigvals=...)`` (now
 ``subset_by_index``), both the same functions under new names.
@@ -79,8 +82,9 @@ def _bridge_scipy():
     scipy.linalg.eigh = eigh_with_eigvals
 
 
-def load_tetris_script(tree):
-    """The reference's Tetris script as a module, on CPU."""
+def load_tetris_script(tree, device="cpu"):
+    """The reference's Tetris script as a module: its ``.cuda()`` calls removed
+    for ``device="cpu"``, kept for ``"cuda"``."""
     path = os.path.join(tree, "examples", "image", "tetris.py")
     if not os.path.isfile(path) or not os.path.isdir(os.path.join(tree, "e3nn")):
         sys.exit(
@@ -89,7 +93,9 @@ def load_tetris_script(tree):
         )
     sys.path[:0] = [tree, os.path.join(tree, "examples", "image")]
     with open(path) as handle:
-        source = handle.read().replace(".cuda()", "")
+        source = handle.read()
+    if device == "cpu":
+        source = source.replace(".cuda()", "")
     module = types.ModuleType("reference_tetris")
     exec(compile(source, path, "exec"), module.__dict__)
     return module
@@ -129,7 +135,12 @@ def spherical_harmonics_samples(points, lmax=3):
     }
 
 
-def forward_and_gradients(script, net, volumes, labels):
+def to_numpy(tensor):
+    """A copy in host memory (``.numpy()`` alone shares memory on the CPU)."""
+    return tensor.detach().cpu().numpy().copy()
+
+
+def forward_and_gradients(script, net, volumes, labels, device):
     """Activations (inference mode), logits, loss and parameter gradients."""
     net.eval()
     acts = {}
@@ -144,18 +155,20 @@ def forward_and_gradients(script, net, volumes, labels):
             lambda _m, inp, _o: acts.__setitem__("act/input", inp[0])
         )
     )
-    x = torch.tensor(volumes, dtype=torch.get_default_dtype())
+    x = torch.tensor(volumes, dtype=torch.get_default_dtype(), device=device)
     logits = net(x)
-    loss = torch.nn.functional.cross_entropy(logits, torch.tensor(labels))
+    loss = torch.nn.functional.cross_entropy(
+        logits, torch.tensor(labels, device=device)
+    )
     net.zero_grad()
     loss.backward()
     for hook in hooks:
         hook.remove()
-    out = {key: value.detach().numpy() for key, value in acts.items()}
-    out["logits"] = logits.detach().numpy()
+    out = {key: to_numpy(value) for key, value in acts.items()}
+    out["logits"] = to_numpy(logits)
     out["loss"] = np.float64(loss.item())
     for name, param in net.named_parameters():
-        out[f"grad/{name}"] = param.grad.numpy().copy()
+        out[f"grad/{name}"] = to_numpy(param.grad)
     net.zero_grad()
     return out
 
@@ -185,6 +198,12 @@ def main(argv=None):
         default="script",
         help="the script's zoomed pieces (unequal cubes) or equal cubes",
     )
+    parser.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default="cuda" if torch.cuda.is_available() else "cpu",
+        help="where the script runs (default: cuda if PyTorch sees a CUDA GPU)",
+    )
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--workdir", help="basis cache directory (default: --out's)")
     parser.add_argument("--out", required=True, help=".npz to write")
@@ -200,7 +219,7 @@ def main(argv=None):
         if args.steps:
             parser.error("--float64 compares one forward and backward pass only")
         torch.set_default_dtype(torch.float64)
-    script = load_tetris_script(tree)
+    script = load_tetris_script(tree, args.device)
     if args.pieces == "equal-cubes":
         if args.size % 4:
             parser.error("--pieces equal-cubes needs a --size divisible by 4")
@@ -214,7 +233,7 @@ def main(argv=None):
     # the training set.
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
-    net = script.SE3Net(True)
+    net = script.SE3Net(True).to(args.device)
     volumes, labels = script.get_volumes(size=args.size, pad=args.pad, rotate=True)
     if args.dropout is not None:
         net.sequence[5].p = args.dropout
@@ -225,17 +244,19 @@ def main(argv=None):
     record["canonical_x"] = script.get_volumes(size=args.size, pad=args.pad)[0]
     record["dropout"] = np.float64(net.sequence[5].p)
     # Copies: .numpy() shares memory with the tensors that training updates.
+    record.update({f"param/{k}": to_numpy(v) for k, v in net.named_parameters()})
     record.update(
-        {f"param/{k}": v.detach().numpy().copy() for k, v in net.named_parameters()}
-    )
-    record.update(
-        {f"buffer/{k}": v.numpy() for k, v in net.named_buffers() if v is not None}
+        {f"buffer/{k}": to_numpy(v) for k, v in net.named_buffers() if v is not None}
     )
     points = np.random.default_rng(1234).normal(size=(64, 3))
     record["sh_points"] = points
     record.update(spherical_harmonics_samples(points))
-    record.update(forward_and_gradients(script, net, volumes, labels))
-    print(f"reference: {volumes.shape[-1]}^3 grid, loss {record['loss']:.6f}")
+    record.update(forward_and_gradients(script, net, volumes, labels, args.device))
+    record["device"] = args.device
+    print(
+        f"reference: {volumes.shape[-1]}^3 grid on {args.device}, "
+        f"loss {record['loss']:.6f}"
+    )
 
     if args.steps:
         functional = RecordingFunctional()
@@ -245,9 +266,7 @@ def main(argv=None):
         record["losses"] = np.array(functional.losses)
         record["train_seconds"] = np.float64(time.perf_counter() - begin)
         print(f"\ntrained {args.steps} steps in {record['train_seconds']:.0f} s")
-        record.update(
-            {f"final/{k}": v.detach().numpy().copy() for k, v in net.named_parameters()}
-        )
+        record.update({f"final/{k}": to_numpy(v) for k, v in net.named_parameters()})
     if args.tests:
         sets = [
             script.get_volumes(args.size, args.pad, rotate=True)
@@ -257,7 +276,10 @@ def main(argv=None):
             accs = [script.test(net, test_set) for test_set in sets]
             # The predicted classes too (the script prints accuracies only).
             record["test_pred"] = np.concatenate(
-                [net(torch.tensor(v)).argmax(1).numpy() for v, _ in sets]
+                [
+                    to_numpy(net(torch.tensor(v, device=args.device)).argmax(1))
+                    for v, _ in sets
+                ]
             )
         record["test_x"] = np.concatenate([v for v, _ in sets])
         record["test_y"] = np.concatenate([t for _, t in sets])
