@@ -46,6 +46,9 @@ from keras_se3.models.tetris import TETRIS_LAYERS  # noqa: E402
 from keras_se3.so3 import spherical_harmonics  # noqa: E402
 
 BLOCKS = [f"gated_{k + 1}" for k in range(len(TETRIS_LAYERS))]
+# Our layers whose outputs are compared, and the reference's recorded outputs.
+PROBED = ["input_blur", *BLOCKS]
+RECORDED = ["act/input", *[f"act/block{k + 1}" for k in range(len(BLOCKS))]]
 
 
 def relative_error(ours, ref):
@@ -234,13 +237,12 @@ def keep_own(model, own, start):
 
 
 def forward_parity(model, record, conventions, x):
-    names = ["input_blur", *BLOCKS, "logits"]
+    names = [*PROBED, "logits"]
     probe = keras.Model(model.inputs, [model.get_layer(n).output for n in names])
     outputs = probe(x, training=False)
     rows = []
     types = ["1x0", *[fields for fields, _ in TETRIS_LAYERS]]
-    refs = ["act/input", *[f"act/block{k + 1}" for k in range(len(BLOCKS))]]
-    for name, fields, key, ours in zip(names, types, refs, outputs):
+    for name, fields, key, ours in zip(names, types, RECORDED, outputs):
         ref = np.moveaxis(record[key], 1, -1) @ field_matrix(fields, conventions)
         rows.append((name, tuple(ref.shape[1:4]), relative_error(ours, ref)))
     rows.append(("logits", (), relative_error(outputs[-1], record["logits"])))
@@ -250,21 +252,20 @@ def forward_parity(model, record, conventions, x):
 def start_scale(model, x, y):
     """Root mean square of the input low-pass and of every block's output, and the
     cross-entropy, in inference mode: how large the signal of a start is."""
-    names = ["input_blur", *BLOCKS]
+    names = [*PROBED, "logits"]
     probe = keras.Model(model.inputs, [model.get_layer(n).output for n in names])
-    outputs = probe(x, training=False)
-    rms = {n: float(np.sqrt(np.mean(np.square(o)))) for n, o in zip(names, outputs)}
+    *outputs, logits = probe(x, training=False)
+    rms = {n: float(np.sqrt(np.mean(np.square(o)))) for n, o in zip(PROBED, outputs)}
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    return rms, float(loss_fn(y, model(x, training=False)))
+    return rms, float(loss_fn(y, logits))
 
 
 def reference_start_scale(record):
     """:func:`start_scale` of the reference's start, from its recorded outputs
     (the root mean square does not depend on the real basis of the fields)."""
-    keys = ["act/input", *[f"act/block{k + 1}" for k in range(len(BLOCKS))]]
-    names = ["input_blur", *BLOCKS]
     rms = {
-        n: float(np.sqrt(np.mean(np.square(record[k])))) for n, k in zip(names, keys)
+        n: float(np.sqrt(np.mean(np.square(record[k]))))
+        for n, k in zip(PROBED, RECORDED)
     }
     return rms, float(record["loss"])
 
