@@ -8,15 +8,52 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 # VNNI, bfloat16 or AMX instructions; on an AVX2-only CPU they train the Tetris net
 # 1.3x faster (docs/scaling.md). Set TF_ENABLE_ONEDNN_OPTS=0 to compare.
 export TF_ENABLE_ONEDNN_OPTS ?= 1
+# test-latest compares two files with bash's <(...).
+SHELL := /bin/bash
 
 SOURCES := conftest.py keras_se3 tests examples benchmarks datasets docs/build_api.py setup.py
 
 .PHONY: test demo lint format bench clean reference-check reference-parity reference-train reference-fixture
 
-$(STAMP): setup.py
+# The test environment is the lock file's, every package at its exact version
+# (transitive ones included), so that a new release upstream cannot break a fresh
+# clone's `make test`; the package itself goes on top without its dependencies.
+# setup.py keeps version ranges: users get the newest releases those allow
+# (`make test-latest` tries them). `make lock` regenerates the lock.
+LOCK := requirements/test.txt
+
+$(STAMP): setup.py $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# Resolve setup.py's `test` extra to exact versions (pip-tools, in a venv of its
+# own), for the Python that runs it (the lock's header names it).
+LOCK_VENV ?= build/lock-venv
+.PHONY: lock
+lock:
+	test -x $(LOCK_VENV)/bin/python || $(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet "pip-tools==7.7.0"
+	CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_VENV)/bin/pip-compile --quiet --upgrade \
+		--extra test --strip-extras --no-emit-index-url --no-emit-find-links \
+		--output-file $(LOCK) setup.py
+	sed -i "2i# Python $$($(LOCK_VENV)/bin/python -c 'import platform; print(platform.python_version())') on $$(uname -m)" $(LOCK)
+
+# Early warning, not part of CI: a throw-away venv with the newest releases that
+# setup.py's ranges allow, and the fast tier (`make test-fast`) plus the API
+# reference check in it. A failure here is what users installing today will hit.
+LATEST_VENV ?= build/latest-venv
+.PHONY: test-latest
+test-latest:
+	rm -rf $(LATEST_VENV)
+	$(PYTHON) -m venv $(LATEST_VENV)
+	$(LATEST_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LATEST_VENV)/bin/python -m pip install --quiet --upgrade -e ".[test]"
+	$(LATEST_VENV)/bin/python -m pip freeze > $(LATEST_VENV)/freeze.txt
+	diff <(grep -v '^ *#' $(LOCK) | sort -f) <(grep -v '^-e' $(LATEST_VENV)/freeze.txt | sort -f) \
+		|| echo "(the lines above: the lock (<) against the newest releases (>))"
+	$(MAKE) --no-print-directory fast-tier docs-check-run PY=$(LATEST_VENV)/bin/python
 
 # The docstring examples run too (conftest.py gives them np, keras, keras_se3).
 # Then the portable tests (layers, models, bases, .keras files, collapse:
@@ -37,8 +74,10 @@ test: lint
 
 # While developing: every test but those marked `slow` (the end-to-end script runs
 # and the deep nets; pyproject.toml), in under 2 minutes on 2 cores.
-.PHONY: test-fast
-test-fast: $(STAMP)
+.PHONY: test-fast fast-tier
+test-fast: $(STAMP) fast-tier
+
+fast-tier:
 	$(PY) -m pytest -n 2 -m "not slow" tests
 	for backend in $(OTHER_BACKENDS); do \
 		KERAS_BACKEND=$$backend $(PY) -m pytest -n 2 -m "not slow" tests || exit 1; \
@@ -75,7 +114,10 @@ bench: $(STAMP)
 docs: $(STAMP)
 	$(PY) docs/build_api.py --output build/docs
 
-docs-check: $(STAMP)
+.PHONY: docs-check-run
+docs-check: $(STAMP) docs-check-run
+
+docs-check-run:
 	$(PY) docs/build_api.py --check --output build/docs
 
 test: docs-check

@@ -104,9 +104,9 @@ class _Recorder(keras.Operation):
 
 
 def _record(model):
-    """``(inputs, calls, outputs)``: the calls ``(operation, args, kwargs,
-    outputs)`` of ``model`` in order, on stand-in tensors; flat inputs, outputs
-    in the model's structure."""
+    """``(inputs, calls, outputs)``: the calls of ``model`` in order, each
+    ``(operation, args, kwargs, outputs)``, on stand-in tensors; flat inputs,
+    outputs in the model's structure."""
     calls = []
     if isinstance(model, keras.Sequential):
         x = y = keras.Input(batch_shape=_inputs(model)[0].shape)

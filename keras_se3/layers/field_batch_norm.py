@@ -45,8 +45,8 @@ class FieldBatchNormalization(FieldLayer):
         momentum: momentum of the moving statistics.
         epsilon: added to the variances.
         center: learn ``beta`` (scalar fields only).
-        scale: learn ``gamma`` (one per field).  With ``center=False,
-            scale=False`` the layer has no trainable weights.
+        scale: learn ``gamma`` (one per field).  With
+            ``center=False, scale=False`` the layer has no trainable weights.
         synchronized: compute batch statistics across replicas under a
             ``tf.distribute`` strategy (TensorFlow backend only).  Either way
             the moving statistics are averaged over the replicas at each update
