@@ -135,8 +135,8 @@ class FieldLayer(keras.layers.Layer):
     the norm is off by at most ``sqrt(epsilon) = 1e-3`` (at ``v = 0``; by
     ``epsilon / (2 |v|) = 5e-7`` at ``|v| = 1``), and the direction ``v / |v|``
     that ``NormActivation`` rescales has a gain of at most
-    ``1 / sqrt(epsilon) = 1e3`` near ``v = 0`` -- ``1e-12`` would allow ``1e6``, which makes the
-    gradients of near-zero fields explode.
+    ``1 / sqrt(epsilon) = 1e3`` near ``v = 0`` -- ``1e-12`` would allow ``1e6``,
+    which makes the gradients of near-zero fields explode.
 
     Subclasses call ``super().__init__(fields, **kwargs)``, check the input in
     ``build`` with :meth:`check_input_channels`, and implement

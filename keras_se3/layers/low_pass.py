@@ -45,9 +45,9 @@ class LowPassDownsampling3D(keras.layers.Layer):
 
     - ``method="gaussian"`` (the paper's): blur with the separable Gaussian of
       :func:`gaussian_kernel_1d` (by default the paper's
-      ``sigma = 0.5 * sqrt(factor^2 - 1)``, 5 taps for factor 2), zero-padded symmetrically by
-      ``(k - 1) / 2`` on each side, sampled with stride ``factor``.  Output
-      voxel ``j`` sits on input voxel ``j * factor``; output size
+      ``sigma = 0.5 * sqrt(factor^2 - 1)``, 5 taps for factor 2), zero-padded
+      symmetrically by ``(k - 1) / 2`` on each side, sampled with stride
+      ``factor``.  Output voxel ``j`` sits on input voxel ``j * factor``; output size
       ``(n - 1) // factor + 1``.  For odd ``n`` with ``(n - 1) % factor == 0``
       the output grid is centred on the input grid and the layer commutes
       exactly with the 24 rotations of the cube.

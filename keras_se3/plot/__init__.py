@@ -1,9 +1,9 @@
 """Plots of steerable kernels, equivariance errors and field slices (matplotlib).
 
 An optional part of the package: it needs matplotlib
-(``pip install keras-se3[plot]``) and is not imported by ``import keras_se3``.  Every function
-builds a ``matplotlib.figure.Figure`` directly, without pyplot, so it neither
-selects a backend nor opens windows; it returns the figure and saves it when
+(``pip install keras-se3[plot]``) and is not imported by ``import keras_se3``.
+Every function builds a ``matplotlib.figure.Figure`` directly, without pyplot,
+so it neither selects a backend nor opens windows; it returns the figure and saves it when
 given ``path=``.
 
 Example:
