@@ -3,8 +3,8 @@
 An optional part of the package: it needs matplotlib
 (``pip install keras-se3[plot]``) and is not imported by ``import keras_se3``.
 Every function builds a ``matplotlib.figure.Figure`` directly, without pyplot,
-so it neither selects a backend nor opens windows; it returns the figure and saves it when
-given ``path=``.
+so it neither selects a backend nor opens windows; it returns the figure and
+saves it when given ``path=``.
 
 Example:
 
