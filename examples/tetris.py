@@ -121,7 +121,14 @@ VARIANTS = {
         "steerable, {other_basis} basis",
         lambda a: tetris_net(basis=_other_basis(a), **_steerable_options(a)),
     ),
+    "cnn-rotate": (
+        "CNN, same channels, rotation augmentation",
+        lambda a: tetris_cnn(input_blur=a.input_blur or None),
+    ),
 }
+
+#: Variants that train on another augmentation than ``--augment``'s.
+VARIANT_AUGMENT = {"cnn-rotate": "rotate"}
 
 
 def _other_basis(args):
@@ -156,6 +163,7 @@ RECIPES = {
         schedule="se3cnn",
         learning_rate=0.1,
         train_orientation="random",
+        augment="none",
         basis="paper",
     ),
 }
@@ -249,6 +257,20 @@ def parse_args(argv=None):
         help="train on the canonical pieces (the paper's text), or on one "
         "Haar-random rotation of each, drawn per seed and cubic-spline resampled "
         "(the paper's code)",
+    )
+    parser.add_argument(
+        "--augment",
+        choices=("shift", "none", "rotate"),
+        default="shift",
+        help="training pieces: shift (default): voxelised afresh every step by "
+        "partial volume at a random sub-voxel offset, still in the canonical "
+        "orientation; none: the dataset's fixed 0/1 grids (the paper's setting); "
+        "rotate: also at a Haar-random rotation (rotation augmentation)",
+    )
+    parser.add_argument(
+        "--cnn-rotate",
+        action="store_true",
+        help="add the CNN trained with rotation augmentation (the fair baseline)",
     )
     parser.add_argument(
         "--classifier-init",
@@ -414,8 +436,21 @@ def train_and_test(variant, seed, data, args, strategy):
         )
     # One progress bar over all steps; every step is the full batch of 8 pieces.
     pieces = training_pieces(data["train"], args.train_orientation, seed)
-    x, y = pieces
-    train = tf.data.Dataset.from_tensor_slices((x, y)).batch(len(x)).repeat()
+    augment = VARIANT_AUGMENT.get(variant, args.augment)
+    if augment == "none":
+        x, y = pieces
+        train = tf.data.Dataset.from_tensor_slices((x, y)).batch(len(x)).repeat()
+    else:  # the 8 pieces voxelised afresh for every step
+        from keras_se3.datasets import tetris_pipeline
+
+        train = tetris_pipeline(
+            "train",
+            config=args.config,
+            shift=True,
+            rotate=augment == "rotate",
+            seed=seed,
+            batch_size=8,
+        ).repeat()
     begin = time.perf_counter()
     model.fit(
         train,
@@ -544,7 +579,13 @@ def main(argv=None):
     strategy = training.make_strategy(args.strategy, args.cpu_devices)
     training.set_mixed_precision(args.mixed_precision)
     variants = ["steerable"] + ["cnn"] * (not args.no_cnn)
+    variants += ["cnn-rotate"] * args.cnn_rotate
     variants += ["strided"] * args.ablation + ["other-basis"] * args.compare_basis
+    if args.augment != "none" and args.train_orientation != "canonical":
+        raise SystemExit(
+            "--train-orientation random trains on fixed resampled pieces: use it "
+            "with --augment none"
+        )
 
     start = time.perf_counter()
     data = {split: load_split(split, args) for split in ("train",) + SPLITS}
@@ -574,7 +615,8 @@ def main(argv=None):
         f"8 pieces (lr {args.learning_rate}, {args.schedule}), {args.seeds} "
         f"seed(s); input blur {args.input_blur or 'none'}, low-pass sigma "
         f"{args.lowpass_sigma or 0.87}, batch norm {'on' if args.batch_norm else 'off'}"
-        f", {args.parametrization}, padding {args.padding}"
+        f", {args.parametrization}, padding {args.padding}, augmentation "
+        f"{args.augment}"
         + "; test pieces per split: "
         + ", ".join(f"{split} {len(data[split][0])}" for split in SPLITS)
         + "\n"

@@ -7,6 +7,7 @@ from keras_se3.transforms import rotate_grid
 from keras_se3.voxelize import (
     random_rotation_matrix,
     random_rotations,
+    random_subvoxel_offsets,
     rotate_points,
     rotate_points_np,
     voxelize_points,
@@ -155,3 +156,36 @@ def test_rotating_points_before_voxelising_is_exact_for_any_rotation(rng):
     a, _ = voxelize_points_np(points, 9, 0.7, 0.8)
     b, _ = voxelize_points_np(back, 9, 0.7, 0.8)
     np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_random_subvoxel_offsets_are_uniform_in_a_voxel_and_reproducible():
+    from scipy import stats
+
+    sample = next(iter(random_subvoxel_offsets(seed=2).take(6000).batch(6000)))
+    sample = sample.numpy()
+    assert sample.shape == (6000, 3)
+    assert sample.min() >= -0.5 and sample.max() < 0.5
+    # Each axis uniform on [-1/2, 1/2) (Kolmogorov-Smirnov), the axes uncorrelated.
+    for axis in range(3):
+        assert stats.kstest(sample[:, axis], "uniform", args=(-0.5, 1.0)).pvalue > 1e-3
+    assert np.abs(np.corrcoef(sample.T) - np.eye(3)).max() < 0.05
+
+    def first(ds):
+        return np.stack([o.numpy() for o in ds.take(4)])
+
+    np.testing.assert_array_equal(
+        first(random_subvoxel_offsets(5)), first(random_subvoxel_offsets(5))
+    )
+    assert not np.allclose(
+        first(random_subvoxel_offsets(5)), first(random_subvoxel_offsets(6))
+    )
+    epochs = np.stack([o.numpy() for o in random_subvoxel_offsets(5).take(4).repeat(2)])
+    assert not np.allclose(epochs[:4], epochs[4:])  # new offsets each epoch
+    # The same seed's rotations are not a function of its offsets: same seed,
+    # unrelated draws (the pipelines use one seed for both).
+    rotations = np.stack([r.numpy() for r in random_rotations(5).take(200)])
+    offsets = np.stack([o.numpy() for o in random_subvoxel_offsets(5).take(200)])
+    coupling = np.corrcoef(rotations.reshape(200, 9).T, offsets.T)[:9, 9:]
+    assert np.abs(coupling).max() < 0.3
+    with pytest.raises(ValueError, match="seed"):
+        random_subvoxel_offsets(seed=None)

@@ -39,7 +39,7 @@ class TetrisConfig(tfds.core.BuilderConfig):
 class Builder(tfds.core.GeneratorBasedBuilder):
     """DatasetBuilder for the tetris dataset (generated, nothing to download)."""
 
-    VERSION = tfds.core.Version("3.1.0")
+    VERSION = tfds.core.Version("3.2.0")
     RELEASE_NOTES = {
         "1.0.0": "Initial release (36^3 and 16^3 grids).",
         "2.0.0": "Odd grids, 37^3 and 17^3: the paper's nets are exactly invariant "
@@ -51,6 +51,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         "3.1.0": "New configs `paper_code` (20^3, the pieces as the paper's code "
         "makes them: unequal cubes, box centred) and `paper_code_equal_cubes` "
         "(the same placement, equal cubes).  Other configs unchanged.",
+        "3.2.0": "New config `coarse` (13^3, 2-voxel cubes: the coarsest grid of "
+        "the curve of accuracy against cube size).  Other configs unchanged.",
     }
     BUILDER_CONFIGS = [
         TetrisConfig(
@@ -62,6 +64,13 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             description="17^3 grid, each cube a 3^3 block (quick experiments).",
             grid_size=17,
             block_size=3,
+        ),
+        TetrisConfig(
+            name="coarse",
+            description="13^3 grid, each cube a 2^3 block (the coarsest: how "
+            "far down the grid the rotation invariance holds).",
+            grid_size=13,
+            block_size=2,
         ),
         TetrisConfig(
             name="paper_code",

@@ -2,7 +2,12 @@
 
 import tensorflow as tf
 
-from keras_se3.voxelize import random_rotations, rotate_points, voxelize_points
+from keras_se3.voxelize import (
+    random_rotations,
+    random_subvoxel_offsets,
+    rotate_points,
+    voxelize_points,
+)
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -22,6 +27,7 @@ def voxel_pipeline(
     sigma,
     label_key="label",
     rotate=False,
+    shift=False,
     seed=0,
     batch_size=None,
     shuffle=False,
@@ -32,8 +38,8 @@ def voxel_pipeline(
     """Voxelise a dataset of point clouds, with an optional random rotation each.
 
     The coordinates of each example are rotated by a Haar-random rotation (exact: no
-    grid is resampled) and then splatted onto a centred grid with
-    :func:`keras_se3.voxelize.voxelize_points`.
+    grid is resampled), translated by a random sub-voxel offset, and then splatted
+    onto a centred grid with :func:`keras_se3.voxelize.voxelize_points`.
 
     Args:
         dataset: a ``tf.data.Dataset`` of dicts with ``points_key`` (``[P, 3]``) and
@@ -45,14 +51,19 @@ def voxel_pipeline(
         label_key: key of the label.
         rotate: whether to rotate each example randomly.  The rotations are a pure
             function of ``seed`` and change from epoch to epoch.
-        seed: seed of the rotations and of the shuffling.
+        shift: whether to translate each example by a random offset uniform in
+            one voxel (:func:`keras_se3.voxelize.random_subvoxel_offsets`), so that
+            the net never learns where the points sit relative to the voxel
+            centres; a pure function of ``seed``, new every epoch.
+        seed: seed of the rotations, offsets and shuffling.
         batch_size: batch size, or None for unbatched examples.
         shuffle: whether to shuffle (before batching).
         shuffle_buffer: size of the shuffle buffer.
         as_dict: if False (default) yield ``(voxels, label)`` pairs, ready for
             ``model.fit``; if True yield dicts with ``voxels``, ``label``,
-            ``rotation`` (the ``[3, 3]`` matrix applied) and ``num_dropped`` (points
-            that fell outside the grid).
+            ``rotation`` (the ``[3, 3]`` matrix applied), ``offset`` (the ``[3]``
+            translation in voxels) and ``num_dropped`` (points that fell outside
+            the grid).
         num_parallel_calls: parallelism of the voxelising ``map``.
 
     Returns:
@@ -64,18 +75,22 @@ def voxel_pipeline(
         rotations = random_rotations(seed)
     else:
         rotations = tf.data.Dataset.from_tensors(tf.eye(3)).repeat()
-    dataset = tf.data.Dataset.zip(dataset, rotations)
+    if shift:
+        offsets = random_subvoxel_offsets(seed)
+    else:
+        offsets = tf.data.Dataset.from_tensors(tf.zeros(3)).repeat()
+    dataset = tf.data.Dataset.zip(dataset, rotations, offsets)
 
-    def voxelize(example, rotation):
+    def voxelize(example, rotation, offset):
         points = tf.cast(example[points_key], tf.float32)
-        voxels, num_dropped = voxelize_points(
-            rotate_points(points, rotation), grid_size, voxel_size, sigma
-        )
+        points = rotate_points(points, rotation) + offset * voxel_size
+        voxels, num_dropped = voxelize_points(points, grid_size, voxel_size, sigma)
         if as_dict:
             return {
                 "voxels": voxels,
                 "label": example[label_key],
                 "rotation": rotation,
+                "offset": offset,
                 "num_dropped": num_dropped,
             }
         return voxels, example[label_key]
@@ -99,6 +114,7 @@ def cath_pipeline(
     voxel_size=2.0,
     sigma=1.0,
     rotate=None,
+    shift=None,
     seed=0,
     batch_size=16,
     shuffle=None,
@@ -123,7 +139,9 @@ def cath_pipeline(
         voxel_size: voxel edge in Å.
         sigma: Gaussian standard deviation in Å.
         rotate: random rotations; default: for ``"train"`` only.
-        seed: seed of rotations and shuffling.
+        shift: random sub-voxel offsets (see :func:`voxel_pipeline`); default:
+            for ``"train"`` only.
+        seed: seed of rotations, offsets and shuffling.
         batch_size: batch size (None: unbatched).
         shuffle: shuffle; default: for ``"train"`` only.
         shuffle_buffer: shuffle buffer size.
@@ -143,6 +161,7 @@ def cath_pipeline(
         voxel_size=voxel_size,
         sigma=sigma,
         rotate=is_train if rotate is None else rotate,
+        shift=is_train if shift is None else shift,
         seed=seed,
         batch_size=batch_size,
         shuffle=is_train if shuffle is None else shuffle,
@@ -162,6 +181,7 @@ def shrec17_pipeline(
     voxel_size=2 / 64,
     sigma=2 / 64,
     rotate=None,
+    shift=None,
     seed=0,
     batch_size=16,
     shuffle=None,
@@ -185,7 +205,9 @@ def shrec17_pipeline(
         voxel_size: voxel edge (the shapes have radius 1).
         sigma: Gaussian standard deviation.
         rotate: random rotations; default: for ``"train"`` only.
-        seed: seed of rotations and shuffling.
+        shift: random sub-voxel offsets (see :func:`voxel_pipeline`); default:
+            for ``"train"`` only.
+        seed: seed of rotations, offsets and shuffling.
         batch_size: batch size (None: unbatched).
         shuffle: shuffle; default: for ``"train"`` only.
         shuffle_buffer: shuffle buffer size.
@@ -204,6 +226,7 @@ def shrec17_pipeline(
         voxel_size=voxel_size,
         sigma=sigma,
         rotate=is_train if rotate is None else rotate,
+        shift=is_train if shift is None else shift,
         seed=seed,
         batch_size=batch_size,
         shuffle=is_train if shuffle is None else shuffle,
@@ -220,24 +243,95 @@ def tetris_pipeline(
     data_dir=None,
     download=True,
     batch_size=8,
+    shift=None,
+    rotate=False,
+    seed=0,
 ):
     """Tetris as ``(voxels [B, n, n, n, 1], label [B])`` batches, ready for ``fit``.
+
+    The training split is by default voxelised afresh on every epoch: each of the
+    8 pieces, still in its canonical orientation, translated by a random offset
+    uniform in one voxel and voxelised by partial volume
+    (:func:`keras_se3.datasets.tetris_pieces.tetris_voxels_tf`), the way rotated
+    test pieces are made.  The stored canonical grids are exact 0/1 blocks whose
+    faces lie on voxel faces; a net trained on them alone learns those faces, and
+    no rotated piece has them (docs/results.md: the accuracy on freshly
+    voxelised rotations, with and without the shifts).
 
     Args:
         split: ``"train"``, ``"test"`` (resampled rotations), ``"test_revoxelized"``
             or ``"test_rot90"``.
-        config: ``"default"`` (37^3) or ``"small"`` (17^3).
-        dataset: optional already-loaded dataset of ``tetris`` examples.
+        config: ``"default"`` (37^3), ``"small"`` (17^3), ``"coarse"`` (13^3), or
+            another config of the ``tetris`` dataset.
+        dataset: optional already-loaded dataset of ``tetris`` examples: their
+            stored grids, as they are (``shift`` then defaults to False).
         data_dir: TFDS data directory.
         download: let TFDS generate the data if needed.
-        batch_size: batch size (None: unbatched).
+        batch_size: batch size (None: unbatched).  8, the default, puts each
+            piece once in each batch of the training split.
+        shift: voxelise the training pieces afresh at random sub-voxel offsets,
+            new every epoch (the pieces of ``config``).  Default: True for
+            ``"train"`` unless ``dataset`` is given; the other splits are fixed
+            test sets and refuse it.
+        rotate: also rotate each training piece by a fresh Haar-random rotation
+            (rotation augmentation: the baseline that a plain CNN needs).
+        seed: seed of the offsets and rotations.
 
     Returns:
-        A ``tf.data.Dataset`` of ``(voxels, label)``.
+        A ``tf.data.Dataset`` of ``(voxels, label)``: for the training split with
+        ``shift`` or ``rotate``, one epoch is the 8 pieces (in label order).
+
+    Raises:
+        ValueError: ``shift`` or ``rotate`` on a test split, or an unknown config.
     """
-    if dataset is None:
-        dataset = _load(f"tetris/{config}", split, data_dir, download)
-    dataset = dataset.map(lambda ex: (ex["voxels"], ex["label"]))
+    if shift is None:
+        shift = split == "train" and dataset is None
+    fresh = shift or rotate
+    if fresh and split != "train":
+        raise ValueError(
+            f"shift/rotate voxelise the training pieces afresh; the {split!r} split "
+            "is a fixed test set. Use split='train', or shift=False and rotate=False."
+        )
+    if fresh:
+        dataset = _fresh_tetris_pieces(config, shift, rotate, seed)
+    else:
+        if dataset is None:
+            dataset = _load(f"tetris/{config}", split, data_dir, download)
+        dataset = dataset.map(lambda ex: (ex["voxels"], ex["label"]))
     if batch_size is not None:
         dataset = dataset.batch(batch_size)
     return dataset.prefetch(AUTOTUNE)
+
+
+def _fresh_tetris_pieces(config, shift, rotate, seed):
+    """The 8 pieces voxelised afresh each epoch: ``(voxels [n, n, n, 1], label)``."""
+    from keras_se3.datasets.tetris import tetris_dataset_builder
+    from keras_se3.datasets.tetris_pieces import TETRIS_NAMES, tetris_voxels_tf
+
+    configs = {c.name: c for c in tetris_dataset_builder.Builder.BUILDER_CONFIGS}
+    if config not in configs:
+        raise ValueError(f"Unknown tetris config {config!r}; known: {sorted(configs)}.")
+    c = configs[config]
+    geometry = dict(
+        grid_size=c.grid_size,
+        block_size=c.block_size,
+        supersampling=c.supersampling,
+        style=c.style,
+    )
+    labels = tf.data.Dataset.range(len(TETRIS_NAMES))
+    if shift:
+        offsets = random_subvoxel_offsets(seed, dtype=tf.float64)
+    else:
+        offsets = tf.data.Dataset.from_tensors(tf.zeros(3, tf.float64)).repeat()
+    if rotate:
+        rotations = random_rotations(seed, dtype=tf.float64)
+    else:
+        rotations = tf.data.Dataset.from_tensors(tf.eye(3, dtype=tf.float64)).repeat()
+
+    def voxelize(label, offset, rotation):
+        voxels = tetris_voxels_tf(label, rotation, offset, **geometry)
+        return voxels[..., None], label
+
+    return tf.data.Dataset.zip(labels, offsets, rotations).map(
+        voxelize, num_parallel_calls=AUTOTUNE, deterministic=True
+    )

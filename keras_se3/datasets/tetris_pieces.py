@@ -81,11 +81,13 @@ def tetris_voxels(
     block_size=5,
     supersampling=3,
     style="centred",
+    offset=None,
 ):
-    """Voxelise a Tetris piece, optionally rotated about the grid centre.
+    """Voxelise a Tetris piece, optionally rotated about the grid centre and shifted.
 
-    Computes ``[R f](x) = f(R^-1 x)`` for the piece's indicator function ``f``,
-    averaged over a ``supersampling^3`` lattice inside each voxel.
+    Computes ``f'(x) = f(R^-1 (x - t))`` for the piece's indicator function ``f``
+    (rotated by ``R`` about the grid centre, then translated by ``t``), averaged
+    over a ``supersampling^3`` lattice inside each voxel: its partial volume.
 
     Args:
         piece: a name in :data:`TETRIS_NAMES`.
@@ -98,6 +100,9 @@ def tetris_voxels(
             ``"paper_code"`` (the paper code's unequal cubes, the box centred).
             Parts of a box-placed piece rotated out of the grid are cut, as in
             the paper's code.
+        offset: ``[3]`` translation ``t`` in voxels (for example a sub-voxel one,
+            :func:`keras_se3.voxelize.random_subvoxel_offset`), or None.  A
+            ``"centred"`` piece must still fit the grid in every orientation.
 
     Returns:
         A float32 array ``[n, n, n]`` with values in ``[0, 1]``.
@@ -111,6 +116,33 @@ def tetris_voxels(
         grid = tetris_voxels("line", grid_size=20, block_size=3, style="paper_code")
         grid.sum()  # 48.0: the paper code's line is 2 x 2 x 12 voxels
     """
+    edges, occupied, origin = _piece_geometry(
+        piece, grid_size, block_size, supersampling, style, offset
+    )
+    n, s = int(grid_size), int(supersampling)
+    centres = np.arange(n) - (n - 1) / 2
+    sub = (np.arange(s) - (s - 1) / 2) / s
+    axis = (centres[:, None] + sub[None, :]).ravel()  # [n * s], symmetric about 0
+    x = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1)
+    if offset is not None:
+        x = x - np.asarray(offset, dtype=np.float64)
+    if rotation is not None:
+        x = x @ np.asarray(rotation, dtype=np.float64)  # R^-1 x = R^T x (row form)
+    # Cell index along each axis: which of the 4 intervals between edges.
+    cell = np.searchsorted(edges, x + origin, side="right") - 1
+    valid = np.all((cell >= 0) & (cell < 4), axis=-1)
+    cell = np.clip(cell, 0, 3)
+    inside = valid & occupied[cell[..., 0], cell[..., 1], cell[..., 2]]
+    inside = inside.reshape(n, s, n, s, n, s)
+    return inside.mean(axis=(1, 3, 5), dtype=np.float64).astype(np.float32)
+
+
+def _piece_geometry(piece, grid_size, block_size, supersampling, style, offset=None):
+    """``(cell edges [5], occupancy [4, 4, 4], origin [3])`` of a piece, checked.
+
+    ``offset``: the largest translation the caller will apply (its norm widens
+    the ``"centred"`` fit check); ``"max"`` for any sub-voxel offset.
+    """
     if piece not in TETRIS_PIECES:
         raise ValueError(f"Unknown Tetris piece {piece!r}; known: {TETRIS_NAMES}.")
     n, b, s = int(grid_size), int(block_size), int(supersampling)
@@ -121,7 +153,7 @@ def tetris_voxels(
         )
     edges = cell_edges(b, style)
     cubes = np.asarray(TETRIS_PIECES[piece])
-    offset = piece_offset(piece, n, b, style)
+    origin = piece_offset(piece, n, b, style)
     if style != "centred" and 4 * b > n:
         raise ValueError(
             f"The box of 4 x {b} voxels does not fit a {n}^3 grid: "
@@ -133,8 +165,12 @@ def tetris_voxels(
             dtype=np.float64,
         )
         radius = np.linalg.norm(
-            ((cubes[:, None, :] + corners) * b - offset).reshape(-1, 3), axis=-1
+            ((cubes[:, None, :] + corners) * b - origin).reshape(-1, 3), axis=-1
         ).max()
+        if isinstance(offset, str) and offset == "max":
+            radius += np.sqrt(3) / 2
+        elif offset is not None:
+            radius += np.linalg.norm(offset)
         if radius > n / 2:
             raise ValueError(
                 f"The piece {piece!r} (block_size={b}) reaches {radius:.2f} voxels "
@@ -144,17 +180,68 @@ def tetris_voxels(
             )
     occupied = np.zeros((4, 4, 4), dtype=bool)
     occupied[tuple(cubes.T)] = True
+    return edges, occupied, origin
+
+
+def tetris_voxels_tf(
+    label,
+    rotation=None,
+    offset=None,
+    *,
+    grid_size=37,
+    block_size=5,
+    supersampling=3,
+    style="centred",
+):
+    """The TensorFlow twin of :func:`tetris_voxels`, for ``tf.data`` pipelines.
+
+    Same voxelisation (partial volume on a ``supersampling^3`` lattice, in
+    float64), with the piece, rotation and offset as tensors, so that a pipeline
+    can voxelise every piece afresh at a new rotation or sub-voxel offset on
+    each presentation.
+
+    Args:
+        label: int scalar tensor, the piece's index in :data:`TETRIS_NAMES`.
+        rotation: ``[3, 3]`` rotation tensor, or None.
+        offset: ``[3]`` translation in voxels, or None.
+        grid_size, block_size, supersampling, style: as for :func:`tetris_voxels`
+            (Python values: they fix the shapes).
+
+    Returns:
+        A float32 ``[n, n, n]`` tensor with values in ``[0, 1]``.
+    """
+    import tensorflow as tf
+
+    n, s = int(grid_size), int(supersampling)
+    checked = [
+        _piece_geometry(
+            name, n, block_size, s, style, "max" if offset is not None else None
+        )
+        for name in TETRIS_NAMES
+    ]
+    edges = tf.constant(checked[0][0], tf.float64)
+    occupied = tf.constant(np.stack([c[1] for c in checked]))  # [8, 4, 4, 4]
+    origins = tf.constant(np.stack([c[2] for c in checked]), tf.float64)  # [8, 3]
 
     centres = np.arange(n) - (n - 1) / 2
     sub = (np.arange(s) - (s - 1) / 2) / s
-    axis = (centres[:, None] + sub[None, :]).ravel()  # [n * s], symmetric about 0
-    x = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1)
+    axis = (centres[:, None] + sub[None, :]).ravel()
+    x = tf.constant(
+        np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1).reshape(-1, 3)
+    )
+    if offset is not None:
+        x = x - tf.cast(offset, tf.float64)
     if rotation is not None:
-        x = x @ np.asarray(rotation, dtype=np.float64)  # R^-1 x = R^T x (row form)
-    # Cell index along each axis: which of the 4 intervals between edges.
-    cell = np.searchsorted(edges, x + offset, side="right") - 1
-    valid = np.all((cell >= 0) & (cell < 4), axis=-1)
-    cell = np.clip(cell, 0, 3)
-    inside = valid & occupied[cell[..., 0], cell[..., 1], cell[..., 2]]
-    inside = inside.reshape(n, s, n, s, n, s)
-    return inside.mean(axis=(1, 3, 5), dtype=np.float64).astype(np.float32)
+        x = tf.matmul(x, tf.cast(rotation, tf.float64))  # rows R^T x
+    label = tf.cast(label, tf.int32)
+    y = x + origins[label]
+    # searchsorted wants a sorted sequence per row: the same edges for each axis.
+    cell = tf.searchsorted(
+        tf.broadcast_to(edges, [3, 5]), tf.transpose(y), side="right"
+    )
+    cell = tf.transpose(cell) - 1  # [P, 3]
+    valid = tf.reduce_all((cell >= 0) & (cell < 4), axis=-1)
+    cell = tf.clip_by_value(cell, 0, 3)
+    inside = valid & tf.gather_nd(occupied[label], cell)
+    inside = tf.reshape(tf.cast(inside, tf.float64), [n, s, n, s, n, s])
+    return tf.cast(tf.reduce_mean(inside, axis=[1, 3, 5]), tf.float32)

@@ -29,18 +29,24 @@ def test_cath_pipeline_rotates_and_voxelises_exactly(data_dir):
         "train", config="10arch", data_dir=data_dir, download=False, shuffle=False,
         batch_size=None, as_dict=True, grid_size=24,
     )  # fmt: skip
+    offsets = []
     for example, out in zip(raw.take(3), pipeline):
         rotation = out["rotation"].numpy()
         assert not np.allclose(rotation, np.eye(3))
         np.testing.assert_allclose(rotation @ rotation.T, np.eye(3), atol=1e-6)
+        # Training examples also move by a sub-voxel offset (in voxels of 2 A).
+        offset = out["offset"].numpy()
+        assert np.all(np.abs(offset) <= 0.5)
+        offsets.append(offset)
         positions = example["positions"].numpy()
         expected, dropped = voxelize_points_np(
-            rotate_points_np(positions, rotation), 24, 2.0, 1.0
+            rotate_points_np(positions, rotation) + 2.0 * offset, 24, 2.0, 1.0
         )
         np.testing.assert_allclose(out["voxels"].numpy(), expected, atol=1e-5)
         assert int(out["num_dropped"]) == dropped == 0
         assert out["voxels"].numpy().sum() == pytest.approx(len(positions), rel=1e-5)
         assert out["label"] == example["label"]
+    assert np.abs(np.array(offsets)).min() > 0  # every example shifted
 
 
 def test_cath_pipeline_batches_for_fit_and_keeps_evaluation_unrotated(data_dir):
@@ -56,6 +62,7 @@ def test_cath_pipeline_batches_for_fit_and_keeps_evaluation_unrotated(data_dir):
     )  # fmt: skip
     out = next(iter(test))
     np.testing.assert_array_equal(out["rotation"], np.eye(3))
+    np.testing.assert_array_equal(out["offset"], np.zeros(3))  # nor shifted
 
 
 def test_shrec17_pipeline_centres_the_shapes(data_dir):
@@ -63,6 +70,7 @@ def test_shrec17_pipeline_centres_the_shapes(data_dir):
     pipeline = shrec17_pipeline(
         "train", config="normal", data_dir=data_dir, download=False, shuffle=False,
         batch_size=None, as_dict=True, grid_size=16, voxel_size=2 / 16, sigma=2 / 16,
+        shift=False,
     )  # fmt: skip
     centres = (np.arange(16) - 7.5) * 2 / 16
     for example, out in zip(raw, pipeline):
@@ -115,3 +123,42 @@ def test_tetris_pipeline(tmp_path):
                     names[label], rotation, grid_size=8, block_size=1
                 )[..., None]
             np.testing.assert_allclose(example["voxels"].numpy(), expected, atol=1e-6)
+
+
+def test_shrec17_training_examples_get_the_same_sub_voxel_shifts(data_dir):
+    raw = tfds.load("shrec17/normal", split="train", data_dir=data_dir, download=False)
+    kwargs = dict(
+        config="normal", data_dir=data_dir, download=False, shuffle=False,
+        batch_size=None, as_dict=True, grid_size=20, voxel_size=0.125, sigma=0.125,
+    )  # fmt: skip
+    train = shrec17_pipeline("train", **kwargs)
+    for example, out in zip(raw.take(2), train):
+        offset, rotation = out["offset"].numpy(), out["rotation"].numpy()
+        assert 0 < np.abs(offset).max() <= 0.5
+        points = rotate_points_np(example["points"].numpy(), rotation)
+        expected, _ = voxelize_points_np(points + 0.125 * offset, 20, 0.125, 0.125)
+        np.testing.assert_allclose(out["voxels"].numpy(), expected, atol=1e-5)
+    out = next(iter(shrec17_pipeline("validation", **kwargs)))
+    np.testing.assert_array_equal(out["offset"], np.zeros(3))
+
+
+def test_tetris_training_pieces_are_voxelised_afresh_at_sub_voxel_offsets():
+    first = list(tetris_pipeline("train", config="coarse", seed=4).repeat(2))
+    again = list(tetris_pipeline("train", config="coarse", seed=4).take(1))
+    assert len(first) == 2  # one batch of the 8 pieces per epoch
+    for voxels, labels in first:
+        assert voxels.shape == (8, 13, 13, 13, 1) and voxels.dtype == tf.float32
+        np.testing.assert_array_equal(labels, np.arange(8))
+        # Partial volume: the faces cut voxels; each piece keeps its 4 cubes' volume.
+        assert len(np.unique(voxels.numpy())) > 2
+        np.testing.assert_allclose(voxels.numpy().sum(axis=(1, 2, 3, 4)), 32, atol=0.5)
+    assert np.abs(first[0][0] - first[1][0]).max() > 0.1  # new offsets each epoch
+    np.testing.assert_array_equal(first[0][0], again[0][0])  # a pure function of seed
+    # Rotation augmentation without shifts: rotated pieces, the volume kept.
+    rotated = tetris_pipeline("train", config="coarse", shift=False, rotate=True)
+    volumes = next(iter(rotated))[0].numpy().sum(axis=(1, 2, 3, 4))
+    np.testing.assert_allclose(volumes, 32, rtol=0.05)
+    with pytest.raises(ValueError, match="fixed test set"):
+        tetris_pipeline("test_revoxelized", config="coarse", shift=True)
+    with pytest.raises(ValueError, match="Unknown tetris config"):
+        tetris_pipeline("train", config="huge")

@@ -7,6 +7,7 @@ from keras_se3.datasets.tetris_pieces import (
     TETRIS_PIECES,
     cell_edges,
     tetris_voxels,
+    tetris_voxels_tf,
 )
 from keras_se3.transforms import rotate_grid
 
@@ -97,3 +98,56 @@ def test_box_style_places_equal_cubes_as_the_paper_code_places_its_box():
     assert box.sum() == 4 * 27
     np.testing.assert_array_equal(np.argwhere(box).min(0), [4, 4, 4])
     np.testing.assert_array_equal(np.argwhere(box).max(0), [6, 6, 15])
+
+
+@pytest.mark.parametrize("n, block", [(13, 2), (17, 3)])
+def test_tf_twin_voxelises_exactly_as_numpy(n, block):
+    rng = np.random.default_rng(n)
+    rotations = [None, *so3.random_rotation(2, seed=n)]
+    for label, piece in enumerate(TETRIS_NAMES):
+        for rotation in rotations:
+            offset = rng.uniform(-0.5, 0.5, 3)
+            expected = tetris_voxels(
+                piece, rotation, grid_size=n, block_size=block, offset=offset
+            )
+            got = tetris_voxels_tf(
+                label, rotation, offset, grid_size=n, block_size=block
+            ).numpy()
+            np.testing.assert_array_equal(got, expected)
+
+
+def test_shifted_pieces_are_exact_under_cube_rotations_and_keep_their_volume():
+    # Voxelising the piece rotated by a cube rotation R and shifted by R t gives
+    # the grid of the piece shifted by t, rotated by R: bit for bit.
+    rng = np.random.default_rng(0)
+    for piece in ("chiral_1", "L", "zigzag"):
+        offset = rng.uniform(-0.5, 0.5, 3)
+        shifted = tetris_voxels(piece, grid_size=13, block_size=2, offset=offset)
+        # Partial volume: the cube faces now cut voxels, the volume stays 4 b^3
+        # (to the sub-voxel lattice's resolution: 1/27 of a voxel per face cut).
+        assert len(np.unique(shifted)) > 2
+        assert shifted.sum() == pytest.approx(4 * 2**3, abs=0.5)
+        for rotation in so3.cube_rotations():
+            rotated = tetris_voxels(
+                piece, rotation, grid_size=13, block_size=2, offset=rotation @ offset
+            )
+            expected = rotate_grid(shifted[None, ..., None], rotation)[0, ..., 0]
+            np.testing.assert_array_equal(rotated, expected)
+
+
+def test_an_offset_moves_the_centre_of_mass_by_itself():
+    # To the sub-voxel lattice's resolution: 1/s voxel for supersampling s.
+    centres = np.arange(17) - 8
+    offset = np.array([0.3, -0.45, 0.1])
+    for s in (3, 7):
+        for piece in ("line", "T"):
+            kwargs = dict(grid_size=17, block_size=3, supersampling=s)
+            base = tetris_voxels(piece, **kwargs)
+            moved = tetris_voxels(piece, **kwargs, offset=offset)
+            com = [
+                np.einsum("ijk,i->", np.moveaxis(g, a, 0), centres) / g.sum()
+                for g in (base, moved)
+                for a in range(3)
+            ]
+            shift = np.subtract(com[3:], com[:3])
+            np.testing.assert_allclose(shift, offset, atol=0.5 / s + 1e-6)
