@@ -36,7 +36,8 @@ lock:
 	test -x $(LOCK_VENV)/bin/python || $(PYTHON) -m venv $(LOCK_VENV)
 	$(LOCK_VENV)/bin/python -m pip install --quiet "pip-tools==7.7.0"
 	CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_VENV)/bin/pip-compile --quiet --upgrade \
-		--extra test --strip-extras --no-emit-index-url --no-emit-find-links \
+		--extra test --strip-extras --allow-unsafe --no-emit-index-url \
+		--no-emit-find-links \
 		--output-file $(LOCK) setup.py
 	sed -i "2i# Python $$($(LOCK_VENV)/bin/python -c 'import platform; print(platform.python_version())') on $$(uname -m)" $(LOCK)
 

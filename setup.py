@@ -51,6 +51,10 @@ setup(
             "matplotlib>=3.7",
             # `make docs-check` (run by `make test`): the API reference.
             "pdoc==16.0.0",
+            # tests/test_packaging.py builds the sdist and wheel (no build
+            # isolation: the lock's setuptools, nothing downloaded).
+            "build>=1.2",
+            "setuptools>=61",
             # `make test` runs the portable tests on the JAX and PyTorch backends
             # too. torch pinned: 2.13.0 resolves to the CPU build here; a bare
             # `torch` pulls the CUDA build (several GB). jax: the tested minor.
