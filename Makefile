@@ -73,16 +73,15 @@ test: lint
 	done
 	$(PY) -m pytest -q -p no:randomly --doctest-modules keras_se3
 
-# While developing: every test but those marked `slow` (the end-to-end script runs
-# and the deep nets; pyproject.toml), in under 2 minutes on 2 cores.
+# While developing: on TensorFlow, every test but those marked `slow` (the
+# end-to-end script runs and the deep nets; pyproject.toml), and the docstring
+# examples, in under 2 minutes on 2 cores. `make test` adds the slow tests and the
+# JAX and PyTorch runs of the portable ones (JAX alone compiles for minutes).
 .PHONY: test-fast fast-tier
 test-fast: $(STAMP) fast-tier
 
 fast-tier:
 	$(PY) -m pytest -n 2 -m "not slow" tests
-	for backend in $(OTHER_BACKENDS); do \
-		KERAS_BACKEND=$$backend $(PY) -m pytest -n 2 -m "not slow" tests || exit 1; \
-	done
 	$(PY) -m pytest -q -p no:randomly --doctest-modules keras_se3
 
 # The main job: the paper's Tetris experiment in a reduced setting (17^3 grid, one

@@ -125,8 +125,11 @@ def cath_pipeline(
 
     C-alpha atoms become Gaussians of ``sigma`` = 1 Å on a 50^3 grid of 2 Å voxels
     (100 Å across: the construction of the dataset keeps every atom within 50 Å of
-    the protein's centre, so no atom is dropped in any orientation).  Training
-    examples are rotated by a new Haar-random rotation on every presentation.
+    the protein's centre, so no atom is dropped in any orientation; a training
+    shift can move an atom within half a voxel of the border out, and
+    ``num_dropped`` counts it).  Training examples are rotated by a new
+    Haar-random rotation and shifted by a new sub-voxel offset on every
+    presentation.
 
     Args:
         split: ``"train"``, ``"validation"`` or ``"test"`` (any TFDS split string).
@@ -192,8 +195,10 @@ def shrec17_pipeline(
 
     The stored surface points are normalised to the unit ball, so the default grid
     (64 voxels of 2/64) holds every shape in every orientation; each point is a
-    Gaussian of one voxel (which also fills the gaps between the samples).  The
-    test split has label -1 (no public labels).
+    Gaussian of one voxel (which also fills the gaps between the samples).
+    Training examples are rotated and shifted by a sub-voxel offset on every
+    presentation (a point within half a voxel of the border can leave the grid;
+    ``num_dropped`` counts it).  The test split has label -1 (no public labels).
 
     Args:
         split: ``"train"``, ``"validation"`` or ``"test"``.
