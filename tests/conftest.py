@@ -36,7 +36,7 @@ SLOW = {
     "tests/test_distributed.py": "*",  # one subprocess training on 2 replicas, 78 s
     "tests/test_jax_data_parallel.py": "*",  # a JAX subprocess, 2 training steps
     "tests/test_backends.py": "*",  # 3 subprocesses of other backends, 3 nets each
-    "tests/models/test_reference_training.py": "*",  # 250 Tetris steps each
+    "tests/models/test_reference_training.py": "*",  # 16^3 paper-code steps, ~15 s each
     "tests/models/test_mixed_precision.py": [
         "test_tetris_net_trains_under_mixed_bfloat16_and_stays_invariant"
     ],
