@@ -93,7 +93,11 @@ def completed(out):
 @pytest.mark.slow
 def test_cath_script_two_workers_killed_and_resumed(data_dir, tmp_path):  # noqa: F811
     out = tmp_path / "cath"
-    epochs = 8
+    # The kill comes after epoch 2 (3 at the latest: the chief cannot finish an
+    # epoch without its peer), so 4 epochs leave 1-2 for the resumed run.  Each
+    # epoch costs ~10 s past the first (a step, a validation pass and the chief's
+    # checkpoints); the first, ~70 s of graph tracing in each run.
+    epochs = 4
     command = cath_command(data_dir, out, epochs)
     with local_cluster(command, tmp_path) as cluster:
         # Kill worker 1 once the chief has backed up 2 epochs; the chief then
