@@ -90,8 +90,7 @@ SLOW_OFF_TENSORFLOW = {
         # JAX 63, 59 and 37 s: options, mixed precision and the paper basis of the
         # same net; the default-basis invariance test runs on every backend.
         "test_tetris_net_options_wire_through_and_add_no_parameters",
-        "test_paper_nets_under_mixed_bfloat16_compute_the_float32_logits"
-        "[tetris_net-8]",
+        "test_paper_nets_under_mixed_bfloat16_compute_the_float32_logits[tetris_net-8]",
         "test_tetris_net_is_invariant_under_cube_rotations[paper]",
         "test_tetris_net_with_reflections_is_o3_and_mirror_blind",
         "test_tetris_net_trains_and_gradients_reach_every_weight",
