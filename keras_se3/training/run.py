@@ -130,6 +130,9 @@ def train_evaluate_export(args, *, strategy, title, build_model, data, final_spl
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
         )
+        # Its variables now, not in the first traced step: TensorFlow would
+        # trace that step a second time once they exist.
+        model.optimizer.build(model.trainable_variables)
     print(f"model {model.name}: {trainable_parameters(model):,} trainable parameters")
 
     schedule = learning_rate_schedule(
