@@ -185,3 +185,19 @@ def test_random_training_orientation_resamples_each_piece_per_seed():
     assert not np.allclose(rotated, x, atol=0.1)
     other, _ = script.training_pieces((x, y), "random", 4)
     assert not np.allclose(other, rotated, atol=0.1)
+
+
+def test_augmentation_options_and_the_rotation_augmented_cnn_row():
+    script = load_example("tetris")
+    args = script.parse_args([])
+    assert args.augment == "shift" and not args.cnn_rotate  # the default recipe
+    assert script.parse_args(["--recipe", "paper-code"]).augment == "none"
+    args = script.parse_args(["--cnn-rotate", "--augment", "none"])
+    assert args.cnn_rotate and args.augment == "none"
+    # The rotation-augmented CNN row trains on rotated pieces whatever --augment says.
+    assert script.VARIANT_AUGMENT["cnn-rotate"] == "rotate"
+    assert "rotation augmentation" in script.variant_label("cnn-rotate", args)
+    model = script.VARIANTS["cnn-rotate"][1](args)
+    assert model.name == "tetris_cnn"
+    with pytest.raises(SystemExit, match="--augment none"):
+        script.main(["--train-orientation", "random", "--steps", "1"])
