@@ -77,7 +77,7 @@ def hand_written_tetris(model, grid):
     for index in range(1, 5):
         block = model.get_layer(f"gated_{index}")
         conv = block.conv
-        kernel = np.asarray(conv.kernel)
+        kernel = np.asarray(conv.assembled_kernel())
         bias = np.zeros(kernel.shape[-1], "float32")
         if conv.bias is not None:
             bias += np.asarray(scalar_bias(conv.bias, conv.out_fields))

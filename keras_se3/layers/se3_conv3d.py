@@ -52,7 +52,8 @@ class SE3Conv3D(FieldLayer):
     with the model); their coefficients are the trainable weight
     (``coefficients``, ``[mult_in, mult_out, n_basis]`` per pair, flattened).
     ``call`` assembles the full
-    ``[kx, ky, kz, C_in, C_out]`` kernel with one einsum per pair of orders and
+    ``[kx, ky, kz, C_in, C_out]`` kernel (:meth:`assembled_kernel`) with one einsum
+    per pair of orders and
     runs one ordinary convolution, so the cost is that of a ``Conv3D``.
 
     Rotations act as ``[R f](x) = D(R) f(R^-1 x)``; with ``strides=1`` the layer
@@ -308,9 +309,14 @@ class SE3Conv3D(FieldLayer):
 
     # --- forward ----------------------------------------------------------------------
 
-    @property
-    def kernel(self):
-        """The assembled ``[kx, ky, kz, C_in, C_out]`` convolution kernel."""
+    def assembled_kernel(self):
+        """The ``[kx, ky, kz, C_in, C_out]`` convolution kernel: the coefficients
+        times the basis.
+
+        A method, not a property: Keras's saving reads every attribute of a layer,
+        and a property would assemble every kernel at each save and load (on JAX,
+        hundreds of eager compilations per net).
+        """
         k = self.kernel_size
         columns = []
         for l_out, p_out in self._out_keys:
@@ -348,7 +354,7 @@ class SE3Conv3D(FieldLayer):
         inputs, padding = pad_for_conv(self, inputs)
         outputs = ops.conv(
             inputs,
-            self.kernel,
+            self.assembled_kernel(),
             strides=self.strides,
             padding=padding,
             data_format="channels_last",
@@ -368,7 +374,7 @@ class SE3Conv3D(FieldLayer):
         :meth:`FieldLayer.to_stock_keras`."""
         inputs = x = stock.stock_input(self, input_shape, self.in_fields.dim)
         name = name or self.name
-        weights = [stock.numpy(self.kernel)]
+        weights = [stock.numpy(self.assembled_kernel())]
         if self.bias is not None:
             weights.append(stock.numpy(scalar_bias(self.bias, self.out_fields)))
         padding = "same"  # for odd kernels at stride 1, Keras's is symmetric

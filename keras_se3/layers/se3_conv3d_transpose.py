@@ -61,7 +61,7 @@ class SE3Conv3DTranspose(SE3Conv3D):
 
     def call(self, inputs):
         # conv_transpose wants [kx, ky, kz, C_out, C_in].
-        kernel = ops.transpose(self.kernel, (0, 1, 2, 4, 3))
+        kernel = ops.transpose(self.assembled_kernel(), (0, 1, 2, 4, 3))
         outputs = ops.conv_transpose(
             inputs,
             kernel,
@@ -96,7 +96,7 @@ class SE3Conv3DTranspose(SE3Conv3D):
         x = stock.stock_input(self, input_shape, self.in_fields.dim)
         name = name or self.name
         # Conv3DTranspose wants [kx, ky, kz, C_out, C_in].
-        weights = [np.transpose(stock.numpy(self.kernel), (0, 1, 2, 4, 3))]
+        weights = [np.transpose(stock.numpy(self.assembled_kernel()), (0, 1, 2, 4, 3))]
         if self.bias is not None:
             weights.append(stock.numpy(scalar_bias(self.bias, self.out_fields)))
         y = stock.apply(

@@ -49,7 +49,7 @@ def test_onnx_parity_names_dynamic_batch_and_standard_ops(model, tmp_path):
     assert all(onnx.defs.has(op) for op in ops), ops
     # The largest constant is an assembled conv kernel; no basis tensor survives.
     kernels = [
-        int(np.prod(layer.conv.kernel.shape))
+        int(np.prod(layer.conv.assembled_kernel().shape))
         for layer in model.layers
         if hasattr(layer, "conv")
     ]

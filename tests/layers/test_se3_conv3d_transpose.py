@@ -39,7 +39,9 @@ def test_upsamples_a_point_into_a_centred_kernel_footprint():
     y = to_numpy(layer(x))[0, ..., 0]
     assert y.shape == (5, 5, 5)
     # The centre's kernel lands on output voxels 1..3 around the output centre.
-    np.testing.assert_allclose(y[1:4, 1:4, 1:4], to_numpy(layer.kernel)[..., 0, 0])
+    np.testing.assert_allclose(
+        y[1:4, 1:4, 1:4], to_numpy(layer.assembled_kernel())[..., 0, 0]
+    )
     assert np.count_nonzero(y) == np.count_nonzero(y[1:4, 1:4, 1:4])
 
 
