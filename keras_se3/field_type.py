@@ -306,7 +306,9 @@ class FieldType:
         return f"FieldType({str(self)!r})"
 
     def __iter__(self):
-        return iter(self._terms)
+        # The terms as the constructor takes them, so that FieldType(list(ft)) is
+        # ft: (multiplicity, l) pairs, with the parity for O(3) types.
+        return iter(self.irreps if self.has_parity else self._terms)
 
     def __len__(self):
         return len(self._terms)

@@ -96,6 +96,14 @@ def test_o3_types_parse_print_and_compare():
         FieldType("1x0e") + "1x1"
 
 
+@pytest.mark.parametrize("spec", ["2x0 + 1x1 + 1x0", "1x0e + 1x1o + 2x1e + 1x0o"])
+def test_a_type_rebuilt_from_its_terms_is_the_same_type(spec):
+    # Iterating gives the constructor's terms, parities included for O(3) types.
+    ft = FieldType(spec)
+    assert FieldType(list(ft)) == ft and str(FieldType(list(ft))) == spec
+    assert len(ft) == len(list(ft)) == spec.count("+") + 1
+
+
 def test_o3_representation_is_a_homomorphism_with_the_papers_parities():
     ft = FieldType("1x0e + 1x0o + 1x1o + 1x1e + 1x2e + 1x2o")
     g = so3.cube_symmetries()

@@ -198,7 +198,7 @@ class SE3Conv3D(FieldLayer):
             label="in_fields",
             hint="Pass the right `in_fields` or fix the input.",
         )
-        output_spatial(self, input_shape)  # a grid too small for the kernel
+        self.check_grid(input_shape)
         spacing = self._sampling_spacing()
         # Channels are grouped by irreducible key (l, parity); an SO(3) type has
         # one key per order (parity None), so its segments are the orders'.
@@ -348,9 +348,13 @@ class SE3Conv3D(FieldLayer):
             kernel = ops.take(kernel, self._out_gather, axis=4)
         return kernel
 
+    def check_grid(self, input_shape):
+        """Raise a clear error for a grid the kernel does not fit (the backend's
+        would name neither the layer nor the sizes that work)."""
+        output_spatial(self, input_shape)
+
     def call(self, inputs):
-        # Static sizes: a clear error instead of the backend's on a small grid.
-        output_spatial(self, inputs.shape)
+        self.check_grid(inputs.shape)
         inputs, padding = pad_for_conv(self, inputs)
         outputs = ops.conv(
             inputs,

@@ -47,17 +47,43 @@ class SE3Conv3DTranspose(SE3Conv3D):
     (1, 9, 9, 9, 5)
     """
 
-    def __init__(self, out_fields, kernel_size, strides=1, padding="same", **kwargs):
+    def __init__(
+        self,
+        out_fields,
+        kernel_size,
+        in_fields=None,
+        basis="default",
+        strides=1,
+        padding="same",
+        **kwargs,
+    ):
+        # SE3Conv3D's signature, less what a transposed conv has no use for.
         if kwargs.get("dilation_rate", 1) not in (1, (1, 1, 1)):
             raise ValueError("SE3Conv3DTranspose does not support `dilation_rate`.")
         kwargs.pop("dilation_rate", None)
-        if padding not in ("same", "valid"):
+        if not (isinstance(padding, str) and padding.lower() in ("same", "valid")):
             raise ValueError(
                 f"SE3Conv3DTranspose takes padding 'same' or 'valid', got {padding!r}."
             )
         super().__init__(
-            out_fields, kernel_size, strides=strides, padding=padding, **kwargs
+            out_fields,
+            kernel_size,
+            in_fields=in_fields,
+            basis=basis,
+            strides=strides,
+            padding=padding,
+            **kwargs,
         )
+
+    def check_grid(self, input_shape):
+        # Every input grid has an output: a voxel scatters a whole kernel, so
+        # SE3Conv3D's "too small for the kernel" does not apply.
+        for n in input_shape[1:4]:
+            if n is not None and n < 1:
+                raise ValueError(
+                    f"Layer '{self.name}' got an empty grid: input shape "
+                    f"{tuple(input_shape)}."
+                )
 
     def call(self, inputs):
         # conv_transpose wants [kx, ky, kz, C_out, C_in].

@@ -66,3 +66,29 @@ def test_o3_exact_equivariance_under_the_48_cube_symmetries():
         y_g = to_numpy(layer(rotate_grid(x, g, in_type)))
         expected = rotate_grid(y, g, out_type)
         assert np.linalg.norm(y_g - expected) <= 1e-5 * np.linalg.norm(expected)
+
+
+@pytest.mark.parametrize("size", [1, 3])
+def test_grids_smaller_than_the_kernel_scatter_whole_kernels(size):
+    # A forward conv with kernel 5 has no output on a 3^3 grid; the transposed
+    # one does: s (n - 1) + k voxels ("valid"), whose centre crop is "same".
+    kwargs = dict(in_fields="1x0 + 1x1", strides=2, bias_initializer="ones")
+    valid = SE3Conv3DTranspose("2x0 + 1x1", 5, padding="valid", **kwargs)
+    same = SE3Conv3DTranspose("2x0 + 1x1", 5, padding="SAME", **kwargs)
+    x = np.random.default_rng(size).normal(size=(1, size, size, size, 4))
+    x = x.astype("float32")
+    y_valid = to_numpy(valid(x))
+    n = 2 * (size - 1) + 5
+    assert y_valid.shape == (1, n, n, n, 5) == valid.compute_output_shape(x.shape)
+    same.build(x.shape)
+    same.set_weights(valid.get_weights())
+    y_same = to_numpy(same(x))
+    assert y_same.shape == (1, n - 4, n - 4, n - 4, 5)
+    np.testing.assert_allclose(y_same, y_valid[:, 2:-2, 2:-2, 2:-2], atol=1e-6)
+
+
+def test_signature_matches_se3_conv3d():
+    # in_fields is the third positional argument, as in SE3Conv3D.
+    layer = SE3Conv3DTranspose("1x1", 3, "2x0", strides=2)
+    assert layer.in_fields == "2x0" and layer.strides == (2, 2, 2)
+    assert layer.padding == SE3Conv3DTranspose("1x1", 3, padding="Same").padding
