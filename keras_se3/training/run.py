@@ -86,6 +86,24 @@ def write_summary(paths, summary):
 # --- the whole run --------------------------------------------------------------------
 
 
+def full_batches(batches, batch_size, repeat):
+    """``batches`` rebatched to full batches only, repeated without end if asked.
+
+    Repeating batched data would repeat the split's last, partial batch (3
+    examples in batches of 2: 2, 1, 2, 1, ...), and with several replicas a
+    partial batch can leave one of them no example at all.  tf.distribute takes
+    every batch of an endless dataset to be full, and an empty share breaks the
+    traced step: TensorFlow's Conv3D returns an empty input unchanged, and the
+    synchronized batch norm after it all-reduces statistics of the wrong size
+    ("Shape mismatch in the collective instance").  The dropped remainder is
+    different examples each epoch where the pipeline shuffles.
+    """
+    batches = batches.unbatch()
+    if repeat:
+        batches = batches.repeat()
+    return batches.batch(batch_size, drop_remainder=True).prefetch(-1)
+
+
 def train_evaluate_export(args, *, strategy, title, build_model, data, final_split):
     """Fit with resume and checkpoints, evaluate on ``final_split``, export, report.
 
@@ -143,8 +161,13 @@ def train_evaluate_export(args, *, strategy, title, build_model, data, final_spl
     # by file by default, and a small split is one file).
     data = {split: (shard_by_example(d), n) for split, (d, n) in data.items()}
     train, num_train = data["train"]
-    if args.steps_per_epoch:
-        train = train.repeat()
+    if args.steps_per_epoch or strategy.num_replicas_in_sync > 1:
+        if num_train < args.batch_size:
+            raise SetupError(
+                f"the training split has {num_train} examples, fewer than one "
+                f"batch (--batch-size {args.batch_size}): lower --batch-size."
+            )
+        train = full_batches(train, args.batch_size, repeat=bool(args.steps_per_epoch))
     start = time.perf_counter()
     history = model.fit(
         train,

@@ -15,6 +15,7 @@ import pytest
 import tensorflow as tf
 
 from keras_se3 import training
+from keras_se3.training.run import full_batches
 
 
 def _tiny_data(seed, count):
@@ -78,3 +79,13 @@ def test_train_evaluate_export_runs_resumes_and_reports(tmp_path, capsys):
     )
     assert summary["resumed_after_epoch"] == 2 and summary["epochs_this_run"] == 1
     assert "resuming from the backup" in capsys.readouterr().out
+
+
+def test_full_batches_never_repeat_the_partial_batch():
+    # 3 examples in batches of 2: repeating the batches would give 2, 1, 2, 1...
+    # (a replica's share of the 1 can be empty, which breaks a traced step).
+    batches = tf.data.Dataset.range(3).batch(2)
+    endless = full_batches(batches, 2, repeat=True).take(4)
+    assert [b.numpy().tolist() for b in endless] == [[0, 1], [2, 0], [1, 2], [0, 1]]
+    once = full_batches(batches, 2, repeat=False)
+    assert [b.numpy().tolist() for b in once] == [[0, 1]]
