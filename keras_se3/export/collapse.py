@@ -32,6 +32,8 @@ import keras
 import numpy as np
 from keras import tree
 
+import keras_se3.layers.stock as stock
+
 SUPPORTED = (
     "keras_se3 layers (and any layer with a to_stock_keras() method); Keras "
     "built-in layers except Lambda; keras.ops calls; nested Sequential / "
@@ -221,13 +223,13 @@ class _Collapser:
     def fold_batch_norm(self, fold, norm):
         """``fold``'s convolution with the inference-mode ``norm`` folded in; the
         convolution is built anew (a bias may be needed), the old one left unused."""
-        weights = {w.name: _numpy(w) for w in norm.weights}
+        weights = {w.name: stock.numpy(w) for w in norm.weights}
         a = weights.get("gamma", 1.0) / np.sqrt(
             weights["moving_variance"] + norm.epsilon
         )
         shift = weights.get("beta", 0.0) - weights["moving_mean"] * a
         conv = fold.layers[0]
-        kernel, *bias = [_numpy(w) for w in conv.get_weights()]
+        kernel, *bias = [stock.numpy(w) for w in conv.get_weights()]
         # Output channels: [..., in, out] (Conv3D), [..., out, in] (transpose).
         axis = 4 if isinstance(conv, keras.layers.Conv3D) else 3
         shape = [1] * kernel.ndim
@@ -246,10 +248,6 @@ class _Collapser:
             y = layer(y)
         self.fresh[id(y)] = _Fold(layers, fold.inputs)
         return y
-
-
-def _numpy(value):
-    return np.asarray(keras.ops.convert_to_numpy(value), dtype="float64")
 
 
 def _single(op, args):
