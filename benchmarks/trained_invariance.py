@@ -121,6 +121,11 @@ def measure(model, config, rotations, seed):
             "median": float(np.median(changes["logits"])),
             "p90": float(np.percentile(changes["logits"], 90)),
             "blocks": {n: float(np.median(changes[n])) for n in names[:-1]},
+            # Which pieces fail: a piece not fitted and a confused pair differ.
+            "per_piece": {
+                piece: float(np.mean(predicted[i] == i))
+                for i, piece in enumerate(TETRIS_NAMES)
+            },
         }
     return report
 
@@ -137,6 +142,10 @@ def print_report(report, title):
         cells = [f"{100 * r['accuracy']:.1f}", f"{r['median']:.3f}", f"{r['p90']:.3f}"]
         cells += [f"{r['blocks'][b]:.3f}" for b in blocks]
         print(f"| {kind} | " + " | ".join(cells) + " |")
+    for kind, r in report.items():
+        wrong = {p: a for p, a in r["per_piece"].items() if a < 1}
+        listed = ", ".join(f"{p} {100 * a:.0f} %" for p, a in wrong.items())
+        print(f"{kind}: pieces not always right: {listed or 'none'}")
 
 
 def summarize(paths):
