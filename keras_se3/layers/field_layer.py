@@ -17,9 +17,11 @@ from keras_se3.field_type import FieldType
 def so3_fields(spec, owner):
     """``FieldType(spec)``, refused if it is an O(3) type (parities).
 
-    The layers act on SO(3) fields; O(3) types (``"8x0e + 4x1o"``) parse and
-    have their representation and kernel basis, but the layers do not take them
-    yet: this says so instead of treating the fields as SO(3) ones.
+    The guard for a :class:`FieldLayer` subclass that has not opted in to O(3)
+    types (``TAKES_O3 = False``, the default: a user's own layer written for
+    SO(3) fields).  All of keras_se3's own field layers take O(3) types
+    (``"8x0e + 4x1o"``); a layer that does not would otherwise treat their
+    fields as SO(3) ones and silently break reflection equivariance.
 
     Raises:
         ValueError: naming ``owner`` and the type.
@@ -144,8 +146,9 @@ class FieldLayer(keras.layers.Layer):
     """
 
     NORM_EPSILON = 1e-6
-    #: Whether the layer takes O(3) field types (parities); the others refuse
-    #: them with an error (:func:`so3_fields`) until they do.
+    #: Whether the layer takes O(3) field types (parities).  Every keras_se3
+    #: layer does; a subclass that leaves this False (a user's layer written for
+    #: SO(3) fields) refuses them with a clear error (:func:`so3_fields`).
     TAKES_O3 = False
 
     def __init__(self, fields=None, **kwargs):
