@@ -236,6 +236,7 @@ class SE3GatedConv3D(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         conv = self.conv.get_config()
+        gate = self.gate.get_config()
         config.update(
             {
                 "out_fields": str(self.out_fields),
@@ -246,14 +247,14 @@ class SE3GatedConv3D(keras.layers.Layer):
                 "downsampling": self.downsampling,
                 "lowpass_sigma": self.lowpass_sigma,
                 "padding": conv["padding"],
-                "activation": self.gate.get_config()["activation"],
-                "gate_activation": self.gate.get_config()["gate_activation"],
-                "odd_activation": self.gate.get_config()["odd_activation"],
+                "activation": gate["activation"],
+                "gate_activation": gate["gate_activation"],
+                "odd_activation": gate["odd_activation"],
                 "batch_norm": self.batch_norm,
                 "momentum": self.momentum,
                 "synchronized_batch_norm": self.synchronized_batch_norm,
                 "dropout": self.dropout,
-                "use_bias": self.gate.get_config()["use_bias"],
+                "use_bias": gate["use_bias"],
                 "kernel_initializer": conv["kernel_initializer"],
                 "parametrization": conv["parametrization"],
                 "kernel_regularizer": conv["kernel_regularizer"],

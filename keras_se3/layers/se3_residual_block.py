@@ -11,6 +11,14 @@ from keras_se3.layers.low_pass import LowPassDownsampling3D
 from keras_se3.layers.se3_conv3d import SE3Conv3D
 from keras_se3.layers.se3_gated_conv3d import SE3GatedConv3D
 
+#: The options the block passes to its gated layer, saved as that layer reads them.
+_GATED_OPTIONS = (
+    "basis", "strides", "downsampling", "lowpass_sigma", "activation",
+    "gate_activation", "odd_activation", "batch_norm", "momentum",
+    "synchronized_batch_norm", "dropout", "use_bias", "kernel_initializer",
+    "parametrization", "kernel_regularizer", "kernel_constraint",
+)  # fmt: skip
+
 
 @keras.saving.register_keras_serializable(package="keras_se3")
 class SE3ResidualBlock(keras.layers.Layer):
@@ -32,10 +40,15 @@ class SE3ResidualBlock(keras.layers.Layer):
         kernel_size: odd int.
         in_fields: input field type (``None``: every channel a scalar).
         out_fields: output field type (``None``: ``hidden_fields``).
-        basis, strides, downsampling, activation, odd_activation, batch_norm,
-        momentum, synchronized_batch_norm, kernel_initializer, parametrization:
-        as in :class:`SE3GatedConv3D`.  The field types are all SO(3) or all
-        O(3) (with parities).
+        basis, strides, downsampling, lowpass_sigma, activation,
+        gate_activation, odd_activation, batch_norm, momentum,
+        synchronized_batch_norm, dropout, use_bias: of the gated layer, as in
+        :class:`SE3GatedConv3D` (``lowpass_sigma`` also for the shortcut's
+        low-pass).  The field types are all SO(3) or all O(3) (with parities).
+        kernel_initializer, parametrization, kernel_regularizer,
+        kernel_constraint: of the basis coefficients of all three convolutions
+        (gated, second, shortcut), as in :class:`SE3Conv3D`.  The padding is
+        always ``"same"``: the residual sum needs both paths on one grid.
         **kwargs: base layer arguments.
 
     Input shape:
@@ -68,6 +81,12 @@ class SE3ResidualBlock(keras.layers.Layer):
         kernel_initializer=None,
         parametrization="unit_basis",
         odd_activation="tanh",
+        gate_activation="sigmoid",
+        lowpass_sigma=None,
+        dropout=0.0,
+        use_bias=True,
+        kernel_regularizer=None,
+        kernel_constraint=None,
         **kwargs,
     ):
         if "fields" in kwargs:  # the earlier name: deprecated, still accepted
@@ -103,6 +122,14 @@ class SE3ResidualBlock(keras.layers.Layer):
         self.synchronized_batch_norm = bool(synchronized_batch_norm)
         self.kernel_initializer = kernel_initializer
         self.parametrization = parametrization
+        self.lowpass_sigma = lowpass_sigma
+        # The coefficients' options, the same for the three convolutions.
+        self._coefficients = dict(
+            kernel_initializer=kernel_initializer,
+            parametrization=parametrization,
+            kernel_regularizer=kernel_regularizer,
+            kernel_constraint=kernel_constraint,
+        )
         policy = self.dtype_policy
         self.gated = SE3GatedConv3D(
             self.hidden_fields,
@@ -111,13 +138,16 @@ class SE3ResidualBlock(keras.layers.Layer):
             basis=basis,
             strides=strides,
             downsampling=downsampling,
+            lowpass_sigma=lowpass_sigma,
             activation=activation,
+            gate_activation=gate_activation,
             odd_activation=odd_activation,
             batch_norm=batch_norm,
             momentum=momentum,
             synchronized_batch_norm=synchronized_batch_norm,
-            kernel_initializer=kernel_initializer,
-            parametrization=parametrization,
+            dropout=dropout,
+            use_bias=use_bias,
+            **self._coefficients,
             dtype=policy,
             name="gated",
         )
@@ -127,8 +157,7 @@ class SE3ResidualBlock(keras.layers.Layer):
             in_fields=self.hidden_fields,
             basis=basis,
             use_bias=False,
-            kernel_initializer=kernel_initializer,
-            parametrization=parametrization,
+            **self._coefficients,
             dtype=policy,
             name="conv",
         )
@@ -171,6 +200,7 @@ class SE3ResidualBlock(keras.layers.Layer):
             if self.strides > 1 and self.downsampling == "gaussian":
                 self.shortcut_blur = LowPassDownsampling3D(
                     self.strides,
+                    sigma=self.lowpass_sigma,
                     subsample=False,
                     dtype=self.dtype_policy,
                     name="shortcut_blur",
@@ -183,8 +213,7 @@ class SE3ResidualBlock(keras.layers.Layer):
                 basis=self.basis,
                 strides=1 if self.downsampling == "average" else self.strides,
                 use_bias=False,
-                kernel_initializer=self.kernel_initializer,
-                parametrization=self.parametrization,
+                **self._coefficients,
                 dtype=self.dtype_policy,
                 name="shortcut",
             )
@@ -244,22 +273,14 @@ class SE3ResidualBlock(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
+        gated = self.gated.get_config()
         config.update(
             {
                 "hidden_fields": str(self.hidden_fields),
                 "kernel_size": self.kernel_size,
                 "in_fields": None if self.in_fields is None else str(self.in_fields),
                 "out_fields": str(self.out_fields),
-                "basis": self.gated.get_config()["basis"],
-                "strides": self.strides,
-                "downsampling": self.downsampling,
-                "activation": self.gated.get_config()["activation"],
-                "odd_activation": self.gated.get_config()["odd_activation"],
-                "batch_norm": self.batch_norm,
-                "momentum": self.momentum,
-                "synchronized_batch_norm": self.synchronized_batch_norm,
-                "kernel_initializer": self.gated.get_config()["kernel_initializer"],
-                "parametrization": self.parametrization,
+                **{key: gated[key] for key in _GATED_OPTIONS},
             }
         )
         return config

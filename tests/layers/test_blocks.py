@@ -57,6 +57,30 @@ def test_residual_block_identity_and_projection_shortcuts():
     assert changed.shortcut is not None and changed.shortcut.bias is None
 
 
+def test_residual_block_options_reach_every_stage_and_its_config():
+    block = SE3ResidualBlock(
+        "2x0 + 1x1", 3, in_fields="1x0", out_fields="4x0", strides=2,
+        lowpass_sigma=1.1, gate_activation="tanh", dropout=0.25, use_bias=False,
+        kernel_regularizer=keras.regularizers.L2(1e-3),
+        kernel_constraint=keras.constraints.MaxNorm(2.0),
+    )  # fmt: skip
+    block.build((None, 9, 9, 9, 1))
+    convs = [block.gated.conv, block.conv, block.shortcut]
+    assert all(c.kernel_regularizer is not None for c in convs)
+    assert all(c.coefficients.constraint is not None for c in convs)
+    # One penalty per convolution's coefficients: all three can be regularised.
+    block(_input("1x0", 9), training=True)
+    assert len(block.losses) == 3
+    assert block.shortcut_blur.sigma == block.gated.down.sigma == 1.1
+    gated = block.gated.get_config()
+    assert gated["gate_activation"] == "tanh" and gated["dropout"] == 0.25
+    assert gated["use_bias"] is False
+    clone = SE3ResidualBlock.from_config(block.get_config())
+    assert clone.get_config() == block.get_config()
+    clone.build((None, 9, 9, 9, 1))
+    assert len(clone.weights) == len(block.weights)
+
+
 @pytest.mark.parametrize("strides, out_fields", [(1, None), (2, "3x0 + 1x2")])
 def test_residual_block_exact_equivariance(strides, out_fields):
     in_type = "1x0 + 1x1"
