@@ -236,6 +236,12 @@ class FieldType:
         pseudo-scalar ``0o`` changes sign under reflections: no bias there)."""
         return self.channels_of(0, 1 if self.has_parity else None)
 
+    @property
+    def scalar_fields(self):
+        """Indices of the invariant scalar fields (order 0, parity even or none):
+        the fields of :attr:`scalar_channels`."""
+        return np.flatnonzero((self.field_orders == 0) & (self.field_parities > 0))
+
     def representation(self, rotation):
         """Block-diagonal representation matrix ``D(g)`` ``[..., dim, dim]``.
 

@@ -81,6 +81,10 @@ def test_o3_types_parse_print_and_compare():
     assert ft.parities == (1, -1, 1, -1)
     np.testing.assert_array_equal(ft.field_parities, [1, 1, -1, 1, -1])
     np.testing.assert_array_equal(FieldType("2x0 + 1x1").field_parities, [1, 1, 1])
+    # The invariant scalars: even ones (a pseudo-scalar changes sign).
+    np.testing.assert_array_equal(ft.scalar_fields, [0, 1])
+    np.testing.assert_array_equal(ft.scalar_channels, [0, 1])
+    np.testing.assert_array_equal(FieldType("1x1 + 2x0").scalar_fields, [1, 2])
     assert ft.dim == 9 and str(ft) == "2x0e + 1x1o + 1x1e + 1x0o"
     assert (
         FieldType(str(ft))

@@ -113,9 +113,7 @@ class FieldBatchNormalization(FieldLayer):
         # square, no centring, no beta).
         self._scalar_channels = ft.scalar_channels
         self._n_scalars = len(self._scalar_channels)
-        self._scalar_fields = np.flatnonzero(
-            (ft.field_orders == 0) & (ft.field_parities > 0)
-        )
+        self._scalar_fields = ft.scalar_fields
         # Channel -> field statistic: mean over the field's channels.
         matrix = np.zeros((ft.dim, ft.num_fields))
         matrix[np.arange(ft.dim), ft.channel_fields] = 1.0 / (2 * orders + 1)

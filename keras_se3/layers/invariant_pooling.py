@@ -71,8 +71,10 @@ class InvariantPooling(FieldLayer):
         field_orders = self.fields.field_orders
         scalar_fields = np.flatnonzero(field_orders == 0)
         vector_fields = np.flatnonzero(field_orders > 0)
-        self._scalar_channels = np.flatnonzero(self.fields.channel_orders == 0)
-        self._vector_fields = vector_fields
+        # Order-0 channels (scalars, and pseudo-scalars 0o: they pool to
+        # pseudo-scalars) are pooled by value, fields of orders > 0 by norm.
+        self._value_channels = np.flatnonzero(self.fields.channel_orders == 0)
+        self._normed_fields = vector_fields
         # Features are computed as [scalar fields, vector fields]; this restores
         # the field order.
         order = np.argsort(np.concatenate([scalar_fields, vector_fields]))
@@ -94,12 +96,12 @@ class InvariantPooling(FieldLayer):
         axes = tuple(range(1, len(inputs.shape) - 1))
         reduce = ops.mean if self.mode == "mean" else ops.max
         parts = []
-        if len(self._scalar_channels):
+        if len(self._value_channels):
             # Pool first, then pick the scalar channels of the small [batch, dim].
             pooled = reduce(inputs, axis=axes)
-            parts.append(ops.take(pooled, self._scalar_channels, axis=-1))
-        if len(self._vector_fields):
-            norms = field_norms(inputs, self.fields, self._vector_fields, self.epsilon)
+            parts.append(ops.take(pooled, self._value_channels, axis=-1))
+        if len(self._normed_fields):
+            norms = field_norms(inputs, self.fields, self._normed_fields, self.epsilon)
             parts.append(ops.cast(reduce(norms, axis=axes), inputs.dtype))
         pooled = ops.concatenate(parts, axis=-1) if len(parts) > 1 else parts[0]
         if self._ungroup is not None:
@@ -124,16 +126,16 @@ class InvariantPooling(FieldLayer):
             else keras.layers.GlobalMaxPooling3D
         )
         pooled, columns = [], []  # columns: field of each pooled feature (-1: unused)
-        if len(self._scalar_channels):
+        if len(self._value_channels):
             pooled.append(stock.apply(pool, x, f"{name}_pool_scalars"))
             columns += [
                 f if ft.channel_orders[c] == 0 else -1
                 for c, f in enumerate(ft.channel_fields)
             ]
-        if len(self._vector_fields):
-            norms = stock.field_norms(x, ft, self._vector_fields, self.epsilon, name)[0]
+        if len(self._normed_fields):
+            norms = stock.field_norms(x, ft, self._normed_fields, self.epsilon, name)[0]
             pooled.append(stock.apply(pool, norms, f"{name}_pool_norms"))
-            columns += list(self._vector_fields)
+            columns += list(self._normed_fields)
         if len(pooled) > 1:
             pooled = stock.apply(
                 keras.layers.Concatenate, pooled, f"{name}_concat", axis=-1

@@ -71,14 +71,16 @@ class NormActivation(FieldLayer):
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.epsilon = float(epsilon)
         # Invariant scalars: activation(s + b); every other field (order > 0, or
-        # an O(3) pseudo-scalar) is rescaled by a function of its norm.
-        invariant = (self.fields.field_orders == 0) & (self.fields.field_parities > 0)
-        self._scalar_fields = np.flatnonzero(invariant)
+        # an O(3) pseudo-scalar, which changes sign) is rescaled by a function of
+        # its norm.
+        self._scalar_fields = self.fields.scalar_fields
         self._scalar_channels = self.fields.scalar_channels
-        self._vector_fields = np.flatnonzero(~invariant)
-        # [n_vector_fields, dim]: per-field value -> its channels; transposed, it
+        self._normed_fields = np.setdiff1d(
+            np.arange(self.fields.num_fields), self._scalar_fields
+        )
+        # [n_normed_fields, dim]: per-field value -> its channels; transposed, it
         # sums the squares of a field's channels.
-        self._spread = spread_matrix(self.fields, self._vector_fields)
+        self._spread = spread_matrix(self.fields, self._normed_fields)
         self.bias = None
 
     def build(self, input_shape):
@@ -94,12 +96,12 @@ class NormActivation(FieldLayer):
     def call(self, inputs):
         dim = self.fields.dim
         outputs = None
-        if len(self._vector_fields):
-            norms = field_norms(inputs, self.fields, self._vector_fields, self.epsilon)
+        if len(self._normed_fields):
+            norms = field_norms(inputs, self.fields, self._normed_fields, self.epsilon)
             dtype = norms.dtype  # float32 at least
             lengths = norms
             if self.bias is not None:
-                bias = ops.take(self.bias, self._vector_fields)
+                bias = ops.take(self.bias, self._normed_fields)
                 lengths = norms + ops.cast(bias, dtype)
             factors = self.activation(lengths) / norms
             factors = channel_matmul(ops.cast(factors, inputs.dtype), self._spread)
@@ -128,14 +130,14 @@ class NormActivation(FieldLayer):
         name = name or self.name
         bias = None if self.bias is None else stock.numpy(self.bias)
         parts = []
-        vector_fields = self._vector_fields
-        if len(vector_fields):
+        normed_fields = self._normed_fields
+        if len(normed_fields):
             norms, units, spread, to_channels = stock.field_norms(
-                x, ft, vector_fields, self.epsilon, name
+                x, ft, normed_fields, self.epsilon, name
             )
-            n_bias = None if bias is None else bias[vector_fields]
+            n_bias = None if bias is None else bias[normed_fields]
             lengths = stock.dense(
-                norms, f"{name}_lengths", np.eye(len(vector_fields)), n_bias
+                norms, f"{name}_lengths", np.eye(len(normed_fields)), n_bias
             )
             lengths = stock.apply(
                 keras.layers.Activation, lengths, f"{name}_norm_act", self.activation
