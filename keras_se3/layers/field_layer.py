@@ -12,6 +12,7 @@ import numpy as np
 from keras import ops
 
 from keras_se3.field_type import FieldType
+from keras_se3.layers.stock import selection
 
 
 def so3_fields(spec, owner):
@@ -64,9 +65,7 @@ def select_channels(x, index):
             return x
         parts = ops.split(x, cuts, axis=-1)
         return parts[1] if piece.start > 0 else parts[0]
-    matrix = np.zeros((x.shape[-1], len(index)), dtype="float32")
-    matrix[np.asarray(index), np.arange(len(index))] = 1.0
-    return channel_matmul(x, matrix)
+    return channel_matmul(x, selection(x.shape[-1], index))
 
 
 def place_channels(y, index, dim):
@@ -75,9 +74,7 @@ def place_channels(y, index, dim):
     if piece is not None:
         pads = [(0, 0)] * (len(y.shape) - 1) + [(piece.start, dim - piece.stop)]
         return ops.pad(y, pads) if pads[-1] != (0, 0) else y
-    matrix = np.zeros((len(index), dim), dtype="float32")
-    matrix[np.arange(len(index)), np.asarray(index)] = 1.0
-    return channel_matmul(y, matrix)
+    return channel_matmul(y, selection(dim, index).T)
 
 
 def spread_matrix(field_type, fields):
