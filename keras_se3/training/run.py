@@ -162,7 +162,8 @@ def train_evaluate_export(args, *, strategy, title, build_model, data, final_spl
     data = {split: (shard_by_example(d), n) for split, (d, n) in data.items()}
     train, num_train = data["train"]
     if args.steps_per_epoch or strategy.num_replicas_in_sync > 1:
-        if num_train < args.batch_size:
+        if not args.steps_per_epoch and num_train < args.batch_size:
+            # Not repeated: full batches only would leave no batch at all.
             raise SetupError(
                 f"the training split has {num_train} examples, fewer than one "
                 f"batch (--batch-size {args.batch_size}): lower --batch-size."
