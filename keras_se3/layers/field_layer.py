@@ -113,12 +113,16 @@ def scalar_bias(bias, field_type):
 class FieldLayer(keras.layers.Layer):
     """Base class of the layers whose inputs are made of irreducible fields.
 
-    It holds what those layers share:
+    Every field layer of keras_se3 subclasses it.  It holds what they share:
 
-    - ``fields``: the layer's field type, parsed by :class:`FieldType` (a
-      ``FieldType``, a string like ``"8x0 + 4x1"`` or ``(multiplicity, l)``
-      pairs); ``None`` for layers that name their types otherwise
-      (``SE3Conv3D``'s ``in_fields`` / ``out_fields``);
+    - ``fields``: the field type a single-type layer is built with, parsed by
+      :class:`FieldType` (a ``FieldType``, a string like ``"8x0 + 4x1"`` or
+      ``(multiplicity, l)`` pairs); ``None`` for layers that name their types
+      otherwise (the convolutions' and blocks' ``in_fields`` / ``out_fields``)
+      or take any channels (``LowPassDownsampling3D``);
+    - the field roles every layer answers alike, :attr:`input_fields` and
+      :attr:`output_fields` (for ``Gate`` the input also holds the gates, for
+      ``InvariantPooling`` the output is one scalar per field);
     - :meth:`check_input_channels`: the one error for an input whose channel
       count does not match the field type;
     - the field norm, :func:`field_norms`, with one epsilon policy;
@@ -137,9 +141,10 @@ class FieldLayer(keras.layers.Layer):
     ``1 / sqrt(epsilon) = 1e3`` near ``v = 0`` -- ``1e-12`` would allow ``1e6``,
     which makes the gradients of near-zero fields explode.
 
-    Subclasses call ``super().__init__(fields, **kwargs)``, check the input in
-    ``build`` with :meth:`check_input_channels`, and implement
-    :meth:`to_stock_keras`.
+    Subclasses call ``super().__init__(fields, **kwargs)``, override
+    :attr:`input_fields` / :attr:`output_fields` where their types differ from
+    ``fields``, check the input in ``build`` with :meth:`check_input_channels`,
+    and implement :meth:`to_stock_keras`.
     """
 
     NORM_EPSILON = 1e-6
@@ -147,6 +152,8 @@ class FieldLayer(keras.layers.Layer):
     #: layer does; a subclass that leaves this False (a user's layer written for
     #: SO(3) fields) refuses them with a clear error (:func:`so3_fields`).
     TAKES_O3 = False
+    #: The single type of the layer (None unless the constructor gets one).
+    fields = None
 
     def __init__(self, fields=None, **kwargs):
         super().__init__(**kwargs)
@@ -157,16 +164,30 @@ class FieldLayer(keras.layers.Layer):
                 else so3_fields(fields, type(self).__name__)
             )
 
+    @property
+    def input_fields(self):
+        """The field type of the layer's input: a :class:`FieldType`, or None for
+        a layer that takes any channels (or whose input type is only known once
+        it is built).  Default: ``fields``."""
+        return self.fields
+
+    @property
+    def output_fields(self):
+        """The field type of the layer's output (None: the input's, whatever it
+        is).  Default: ``fields``.  What a model builder reads to give the next
+        layer its ``in_fields``."""
+        return self.fields
+
     def check_input_channels(self, input_shape, fields=None, label="fields", hint=""):
         """Raise a ``ValueError`` unless ``input_shape[-1] == fields.dim``.
 
         Args:
             input_shape: the input's shape (last axis: channels).
-            fields: the expected field type (default: ``self.fields``).
+            fields: the expected field type (default: :attr:`input_fields`).
             label: how the message names the expected type, e.g. ``"in_fields"``.
             hint: what to do about it, appended to the message.
         """
-        fields = self.fields if fields is None else fields
+        fields = self.input_fields if fields is None else fields
         channels = input_shape[-1]
         if channels != fields.dim:
             raise ValueError(

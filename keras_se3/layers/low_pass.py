@@ -7,6 +7,7 @@ import numpy as np
 from keras import ops
 
 import keras_se3.layers.stock as stock
+from keras_se3.layers.field_layer import FieldLayer
 
 
 def paper_sigma(factor):
@@ -36,12 +37,13 @@ def gaussian_kernel_1d(factor, sigma=None):
 
 
 @keras.saving.register_keras_serializable(package="keras_se3")
-class LowPassDownsampling3D(keras.layers.Layer):
+class LowPassDownsampling3D(FieldLayer):
     """Downsample a 3D feature map by an integer factor, without aliasing.
 
     The same linear filter acts on every channel, so the layer is equivariant
     for any field type (rotations act on space and mix channels; this commutes
-    with both).
+    with both): it takes any channels, and its output has the input's field
+    type (``input_fields`` and ``output_fields`` are None).
 
     - ``method="gaussian"`` (the paper's): blur with the separable Gaussian of
       :func:`gaussian_kernel_1d` (by default the paper's
@@ -90,10 +92,12 @@ class LowPassDownsampling3D(keras.layers.Layer):
     (2, 5, 5, 5, 10)
     """
 
+    TAKES_O3 = True  # no field type of its own: any input's
+
     def __init__(
         self, factor=2, method="gaussian", subsample=True, sigma=None, **kwargs
     ):
-        super().__init__(**kwargs)
+        super().__init__(None, **kwargs)
         if isinstance(factor, bool) or not isinstance(factor, (int, np.integer)):
             raise ValueError(f"`factor` must be an int >= 1, got {factor!r}.")
         if factor < 1:

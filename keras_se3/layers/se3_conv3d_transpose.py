@@ -5,12 +5,12 @@ import numpy as np
 from keras import ops
 
 import keras_se3.layers.stock as stock
+from keras_se3.layers.base_se3_conv import BaseSE3Conv
 from keras_se3.layers.field_layer import scalar_bias
-from keras_se3.layers.se3_conv3d import SE3Conv3D
 
 
 @keras.saving.register_keras_serializable(package="keras_se3")
-class SE3Conv3DTranspose(SE3Conv3D):
+class SE3Conv3DTranspose(BaseSE3Conv):
     """SE(3)-equivariant transposed 3D convolution, for decoders (e.g. U-Nets).
 
     The adjoint structure of :class:`SE3Conv3D`: every input voxel scatters a
@@ -76,8 +76,8 @@ class SE3Conv3DTranspose(SE3Conv3D):
         )
 
     def check_grid(self, input_shape):
-        # Every input grid has an output: a voxel scatters a whole kernel, so
-        # SE3Conv3D's "too small for the kernel" does not apply.
+        # Every input grid has an output: a voxel scatters a whole kernel (no
+        # "too small for the kernel" as for SE3Conv3D).
         for n in input_shape[1:4]:
             if n is not None and n < 1:
                 raise ValueError(

@@ -6,6 +6,7 @@ import keras_se3.layers.stock as stock
 from keras_se3.field_type import FieldType
 from keras_se3.layers.field_batch_norm import FieldBatchNormalization
 from keras_se3.layers.field_dropout import FieldDropout
+from keras_se3.layers.field_layer import FieldLayer
 from keras_se3.layers.gate import Gate
 from keras_se3.layers.low_pass import LowPassDownsampling3D
 from keras_se3.layers.se3_conv3d import SE3Conv3D
@@ -14,7 +15,7 @@ _DOWNSAMPLING = ("gaussian", "average", "strided")
 
 
 @keras.saving.register_keras_serializable(package="keras_se3")
-class SE3GatedConv3D(keras.layers.Layer):
+class SE3GatedConv3D(FieldLayer):
     """The paper's gated convolution block (section 4.3), as one layer.
 
     ``SE3Conv3D`` producing ``out_fields`` plus one gate scalar per non-scalar
@@ -87,6 +88,8 @@ class SE3GatedConv3D(keras.layers.Layer):
     (2, 9, 9, 9, 60)
     """
 
+    TAKES_O3 = True
+
     def __init__(
         self,
         out_fields,
@@ -111,7 +114,7 @@ class SE3GatedConv3D(keras.layers.Layer):
         kernel_constraint=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(None, **kwargs)
         self.out_fields = FieldType(out_fields)
         if isinstance(strides, bool) or not isinstance(strides, int) or strides < 1:
             raise ValueError(
@@ -196,6 +199,14 @@ class SE3GatedConv3D(keras.layers.Layer):
     @property
     def in_fields(self):
         return self.conv.in_fields
+
+    @property
+    def input_fields(self):
+        return self.in_fields
+
+    @property
+    def output_fields(self):
+        return self.out_fields
 
     def _stages(self):
         stages = (self.conv, self.norm, self.gate, self.down, self.drop)

@@ -7,6 +7,7 @@ import keras
 import keras_se3.layers.stock as stock
 from keras_se3.field_type import FieldType
 from keras_se3.layers.field_batch_norm import FieldBatchNormalization
+from keras_se3.layers.field_layer import FieldLayer
 from keras_se3.layers.low_pass import LowPassDownsampling3D
 from keras_se3.layers.se3_conv3d import SE3Conv3D
 from keras_se3.layers.se3_gated_conv3d import SE3GatedConv3D
@@ -21,7 +22,7 @@ _GATED_OPTIONS = (
 
 
 @keras.saving.register_keras_serializable(package="keras_se3")
-class SE3ResidualBlock(keras.layers.Layer):
+class SE3ResidualBlock(FieldLayer):
     """Residual block: gated conv -> steerable conv, plus a shortcut.
 
     Main path: :class:`SE3GatedConv3D` (``in_fields -> hidden_fields``, with
@@ -65,6 +66,8 @@ class SE3ResidualBlock(keras.layers.Layer):
     (1, 9, 9, 9, 8)
     """
 
+    TAKES_O3 = True
+
     def __init__(
         self,
         hidden_fields=None,
@@ -107,7 +110,7 @@ class SE3ResidualBlock(keras.layers.Layer):
                 "SE3ResidualBlock needs `hidden_fields` (the inner field type, e.g. "
                 "'8x0 + 4x1') and `kernel_size`."
             )
-        super().__init__(**kwargs)
+        super().__init__(None, **kwargs)
         self.hidden_fields = FieldType(hidden_fields)
         self.out_fields = FieldType(
             out_fields if out_fields is not None else hidden_fields
@@ -183,6 +186,14 @@ class SE3ResidualBlock(keras.layers.Layer):
     @property
     def in_fields(self):
         return self.gated.in_fields
+
+    @property
+    def input_fields(self):
+        return self.in_fields
+
+    @property
+    def output_fields(self):
+        return self.out_fields
 
     def build(self, input_shape):
         self.gated.build(input_shape)
