@@ -202,6 +202,7 @@ def main(argv=None):
     )
     parser.add_argument("--data-dir", help="TFDS data directory")
     parser.add_argument("--json", help="write the report here too")
+    parser.add_argument("--save-model", help="save the trained net here (.keras)")
     parser.add_argument(
         "--extra", default="", help="more examples/tetris.py options, quoted"
     )
@@ -251,6 +252,8 @@ def main(argv=None):
             f"{args.variant}, tetris/{args.config}, {args.steps} steps, augment "
             f"{args.augment}, seed {args.seed} {args.extra}"
         )
+    if args.save_model:
+        model.save(args.save_model)
     report = measure(model, args.config, args.rotations, args.seed + 1000)
     print_report(report, title)
     print(f"\n{time.perf_counter() - begin:.0f} s")
