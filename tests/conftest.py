@@ -78,7 +78,7 @@ SLOW_OFF_TENSORFLOW = {
     "tests/export/test_collapse.py": [
         "test_paper_nets_with_batch_norm_statistics[tetris-recipe]",
         # JAX 80 s: every layer in one stack; each layer's own collapse test
-        # (test_every_layer_exports_itself) runs on every backend.
+        # (tests/layers/test_registered_layers.py) runs on every backend.
         "test_stack_of_every_layer_and_equivariance",
     ],
     # JAX 52 s: training a loaded old model; loading it and computing the same

@@ -24,24 +24,13 @@ from keras_se3.layers import (
 from keras_se3.models import cath_resnet, shrec17_net, tetris_net
 from keras_se3.transforms import rotate_grid
 from tests.backend import to_numpy
+from tests.layer_checks import (
+    assert_stock_only,
+    randomize_weights,
+    update_bn_statistics,
+)
 
 TOL = 1e-5
-
-
-def _randomize(model, rng):
-    """Non-trivial biases / BN scales (they start at 0 / 1)."""
-    for weight in model.weights:
-        name = weight.path.split("/")[-1]
-        if name in ("bias", "gate_bias", "beta"):
-            weight.assign(rng.normal(scale=0.3, size=weight.shape).astype("float32"))
-        elif name == "gamma":
-            weight.assign(rng.uniform(0.5, 1.5, size=weight.shape).astype("float32"))
-
-
-def _update_bn_statistics(model, shape, rng, steps=3):
-    # What a training step does to the moving statistics, without the gradients.
-    for _ in range(steps):
-        model(rng.normal(size=shape).astype("float32"), training=True)
 
 
 def _parity(model, collapsed, x):
@@ -64,13 +53,6 @@ def _float64_outputs(build, model, x):
         keras.config.set_dtype_policy(previous)
 
 
-def _stock_only(model):
-    for layer in model.layers:
-        module = type(layer).__module__
-        assert module.startswith("keras.") and "keras_se3" not in module, module
-        assert not isinstance(layer, keras.layers.Lambda)
-
-
 def test_tetris_net_after_training_steps(rng):
     keras.utils.set_random_seed(0)
     model = tetris_net()
@@ -78,7 +60,7 @@ def test_tetris_net_after_training_steps(rng):
     x = rng.normal(size=(4, 9, 9, 9, 1)).astype("float32")
     model.fit(x, np.arange(4), batch_size=2, epochs=1, verbose=0)
     collapsed = keras_se3.collapse(model)
-    _stock_only(collapsed)
+    assert_stock_only(collapsed)
     assert _parity(model, collapsed, x) <= TOL
     # Still invariant under the 24 cube rotations (batch of rotated copies).
     batch = np.concatenate([rotate_grid(x[:1], r) for r in so3.cube_rotations()])
@@ -98,11 +80,11 @@ def test_tetris_net_after_training_steps(rng):
 def test_paper_nets_with_batch_norm_statistics(build, size, rng, float64):
     keras.utils.set_random_seed(1)
     model = build()
-    _randomize(model, rng)
-    _update_bn_statistics(model, (2, size, size, size, 1), rng)
+    randomize_weights(model, rng)
+    update_bn_statistics(model, (2, size, size, size, 1), rng)
     before = [np.array(w) for w in model.weights]
     collapsed = keras_se3.collapse(model)
-    _stock_only(collapsed)
+    assert_stock_only(collapsed)
     assert not any(
         isinstance(layer, keras.layers.BatchNormalization) for layer in collapsed.layers
     ), "every field batch norm of these nets folds into a convolution"
@@ -145,8 +127,8 @@ def _stack(rng):
             FieldBatchNormalization("1x0 + 1x1", name="bn2"),
         ]
     )
-    _randomize(model, rng)
-    _update_bn_statistics(model, (2, 9, 9, 9, 4), rng)
+    randomize_weights(model, rng)
+    update_bn_statistics(model, (2, 9, 9, 9, 4), rng)
     return model
 
 
@@ -154,7 +136,7 @@ def test_stack_of_every_layer_and_equivariance(rng):
     keras.utils.set_random_seed(2)
     model = _stack(rng)
     collapsed = keras_se3.collapse(model)
-    _stock_only(collapsed)
+    assert_stock_only(collapsed)
     x = rng.normal(size=(2, 9, 9, 9, 4)).astype("float32")
     assert _parity(model, collapsed, x) <= TOL
     # Exactly equivariant (vector fields rotate with the grid).
@@ -180,7 +162,7 @@ def test_heads_downsampling_variants_and_invariant_pooling(mode, rng):
     x = LowPassDownsampling3D(1, sigma=0.7)(x)  # a plain blur
     outputs = InvariantPooling("2x1 + 1x0", mode=mode, epsilon=1e-6)(x)
     model = keras.Model(inputs, outputs)
-    _randomize(model, rng)
+    randomize_weights(model, rng)
     collapsed = keras_se3.collapse(model)
     assert _parity(model, collapsed, rng.normal(size=(3, 8, 8, 8, 4))) <= TOL
 
@@ -192,7 +174,7 @@ def test_low_pass_with_narrow_or_wide_sigma(factor, sigma, rng):
     inputs = keras.Input((10, 10, 10, 2))
     model = keras.Model(inputs, LowPassDownsampling3D(factor, sigma=sigma)(inputs))
     collapsed = keras_se3.collapse(model)
-    _stock_only(collapsed)
+    assert_stock_only(collapsed)
     x = rng.normal(size=(2, 10, 10, 10, 2))
     assert collapsed(x).shape == model(x).shape
     assert _parity(model, collapsed, x) <= TOL
@@ -221,10 +203,10 @@ def test_functional_residual_nested_and_shared_outputs(rng):
     pooled = InvariantPooling("1x0 + 1x1", name="pool")(g)
     logits = keras.layers.Dense(3, name="logits")(pooled)
     model = keras.Model(inputs, [logits, g], name="mixed")
-    _randomize(model, rng)
-    _update_bn_statistics(model, (2, 7, 7, 7, 5), rng)
+    randomize_weights(model, rng)
+    update_bn_statistics(model, (2, 7, 7, 7, 5), rng)
     collapsed = keras_se3.collapse(model)
-    _stock_only(collapsed)
+    assert_stock_only(collapsed)
     assert collapsed.input_shape == model.input_shape
     x = rng.normal(size=(2, 7, 7, 7, 5)).astype("float32")
     reference = [to_numpy(o) for o in model(x, training=False)]
@@ -328,128 +310,10 @@ def test_a_custom_layer_with_to_stock_keras_is_collapsed(rng):
     x = SE3Conv3D("1x0 + 1x1", 3, in_fields="2x0", name="conv")(inputs)
     model = keras.Model(inputs, _Twice(name="twice")(x))
     collapsed = keras_se3.collapse(model)
-    _stock_only(collapsed)
+    assert_stock_only(collapsed)
     assert "twice" in [layer.name for layer in collapsed.layers]
     assert _parity(model, collapsed, rng.normal(size=(2, 5, 5, 5, 2))) <= TOL
     # A field layer that does not implement it gets told to.
     model = keras.Model(inputs, _Unexported("2x0", name="plain")(inputs))
     with pytest.raises(ValueError, match="'plain'.*to_stock_keras.*not implemented"):
         keras_se3.collapse(model)
-
-
-@pytest.mark.parametrize(
-    "make, shape, steps",
-    [
-        (
-            lambda: SE3Conv3D("1x0 + 1x1", 3, in_fields="1x1", padding=2),
-            (2, 6, 6, 6, 3),
-            0,
-        ),
-        (lambda: SE3Conv3D("2x0", 3, strides=2, dilation_rate=1), (2, 7, 7, 7, 1), 0),
-        (
-            lambda: SE3Conv3DTranspose("1x0 + 1x1", 3, in_fields="2x0", strides=2),
-            (2, 4, 4, 4, 2),
-            0,
-        ),
-        (
-            lambda: SE3Conv3D("1x0e + 1x0o + 1x1o", 3, in_fields="1x0e + 1x1e"),
-            (2, 5, 5, 5, 4),
-            0,
-        ),
-        (
-            lambda: SE3Conv3DTranspose("1x0e + 1x1o", 3, in_fields="2x0e", strides=2),
-            (2, 4, 4, 4, 2),
-            0,
-        ),
-        (lambda: Gate("2x0 + 1x1 + 1x2"), (2, 4, 4, 4, 12), 0),
-        (lambda: Gate("1x0e + 1x0o + 1x1o + 1x1e"), (2, 4, 4, 4, 10), 0),
-        (
-            lambda: NormActivation("1x0 + 1x1 + 1x2", activation="softplus"),
-            (2, 4, 4, 4, 9),
-            0,
-        ),
-        (
-            lambda: NormActivation("1x0e + 1x0o + 1x1e", activation="softplus"),
-            (2, 4, 4, 4, 5),
-            0,
-        ),
-        (lambda: InvariantPooling("1x1 + 2x0", mode="max"), (2, 4, 4, 4, 5), 0),
-        (lambda: InvariantPooling("1x1o + 1x0o + 1x0e"), (2, 4, 4, 4, 5), 0),
-        (lambda: FieldBatchNormalization("1x0 + 1x1"), (2, 4, 4, 4, 4), 2),
-        (lambda: FieldBatchNormalization("1x0e + 1x0o + 1x1e"), (2, 4, 4, 4, 5), 2),
-        (lambda: FieldDropout("1x0 + 1x1", 0.5), (2, 4, 4, 4, 4), 0),
-        (lambda: LowPassDownsampling3D(2), (2, 9, 9, 9, 3), 0),
-        (
-            lambda: SE3GatedConv3D(
-                "1x0 + 1x1", 3, in_fields="2x0", batch_norm=True, strides=2
-            ),
-            (2, 7, 7, 7, 2),
-            2,
-        ),
-        (
-            lambda: SE3ResidualBlock(
-                "1x0 + 1x1",
-                3,
-                in_fields="2x0",
-                strides=2,
-                downsampling="average",
-                batch_norm=True,
-            ),
-            (2, 8, 8, 8, 2),
-            2,
-        ),
-        (
-            lambda: SE3ResidualBlock(
-                "1x0e + 1x0o + 1x1o",
-                3,
-                in_fields="1x0e + 1x1e",
-                strides=2,
-                batch_norm=True,
-            ),
-            (2, 7, 7, 7, 4),
-            2,
-        ),
-    ],
-    ids=[
-        "conv-padded",
-        "conv-strided",
-        "transpose",
-        "conv-o3",
-        "transpose-o3",
-        "gate",
-        "gate-o3",
-        "norm-activation",
-        "norm-activation-o3",
-        "pooling",
-        "pooling-o3",
-        "batch-norm",
-        "batch-norm-o3",
-        "dropout",
-        "low-pass",
-        "gated-block",
-        "residual-block",
-        "residual-block-o3",
-    ],
-)
-def test_every_layer_exports_itself(make, shape, steps, rng):
-    keras.utils.set_random_seed(6)
-    inputs = keras.Input(shape[1:])
-    layer = make()
-    model = keras.Model(inputs, layer(inputs))
-    _randomize(model, rng)
-    _update_bn_statistics(model, shape, rng, steps=steps)
-    stock = layer.to_stock_keras()
-    _stock_only(stock)
-    assert stock.name == layer.name
-    x = rng.normal(size=shape).astype("float32")
-    reference = to_numpy(layer(x, training=False))
-    assert relative_error([reference], [to_numpy(stock(x))]) <= TOL
-    # Named after the layer, or after `name`.
-    renamed = layer.to_stock_keras(shape[1:], name="renamed")
-    assert renamed.name == "renamed"
-    names = [
-        layer.name
-        for layer in renamed.layers
-        if not isinstance(layer, keras.layers.InputLayer)
-    ]
-    assert all(name.startswith("renamed") for name in names), names

@@ -4,36 +4,14 @@ import pytest
 
 from keras_se3 import FieldType
 from keras_se3.layers import (
-    FieldBatchNormalization,
-    FieldDropout,
     Gate,
     InvariantPooling,
     NormActivation,
-    SE3Conv3D,
-    SE3Conv3DTranspose,
 )
 from keras_se3.layers.field_layer import FieldLayer, field_norms, scalar_bias
 from tests.backend import gradients, to_numpy
 
 EPS = FieldLayer.NORM_EPSILON
-
-
-@pytest.mark.parametrize(
-    "layer",
-    [
-        Gate("1x0 + 1x1"),
-        NormActivation("1x0 + 1x1"),
-        InvariantPooling("1x0 + 1x1"),
-        FieldBatchNormalization("1x0 + 1x1"),
-        FieldDropout("1x0 + 1x1", 0.1),
-        SE3Conv3D("1x0 + 1x1", 3),
-        SE3Conv3DTranspose("1x0 + 1x1", 3),
-    ],
-    ids=lambda layer: type(layer).__name__,
-)
-def test_every_field_layer_shares_the_base(layer):
-    assert isinstance(layer, FieldLayer)
-    assert type(layer).to_stock_keras is not FieldLayer.to_stock_keras
 
 
 def test_one_epsilon_for_every_field_norm():
