@@ -50,8 +50,9 @@ from keras_se3.transforms import resample_grid  # noqa: E402
 KINDS = ("resampled", "revoxelized", "translated")
 
 
-def inputs(config, rotations, seed):
-    """Canonical pieces ``[8, n, n, n, 1]`` and each kind's ``[8, R, n, n, n, 1]``."""
+def inputs(config, rotations, seed, pad=0):
+    """Canonical pieces ``[8, n, n, n, 1]`` and each kind's ``[8, R, n, n, n, 1]``,
+    with ``pad`` empty voxels added on every side (``n`` grows by ``2 pad``)."""
     c = {c.name: c for c in tetris_dataset_builder.Builder.BUILDER_CONFIGS}[config]
     geometry = dict(grid_size=c.grid_size, block_size=c.block_size, style=c.style)
     rng = np.random.default_rng(seed)
@@ -75,7 +76,19 @@ def inputs(config, rotations, seed):
             ]
         )
     kinds = {k: np.stack(v).astype("float32") for k, v in kinds.items()}
-    return canonical[..., None].astype("float32"), kinds
+    canonical = canonical[..., None].astype("float32")
+    if pad:
+        kinds = {k: _pad(v, pad, 2) for k, v in kinds.items()}
+        canonical = _pad(canonical, pad, 1)
+    return canonical, kinds
+
+
+def _pad(grids, pad, first):
+    """Zeros around the spatial axes ``first .. first + 2``."""
+    widths = [(0, 0)] * grids.ndim
+    for axis in range(first, first + 3):
+        widths[axis] = (pad, pad)
+    return np.pad(grids, widths)
 
 
 def probe(model):
@@ -108,9 +121,9 @@ def relative_changes(probe_model, names, canonical, rotated):
     return changes, predicted
 
 
-def measure(model, config, rotations, seed):
+def measure(model, config, rotations, seed, pad=0):
     """``{kind: {"accuracy", "median", "p90", per-block medians}}``."""
-    canonical, kinds = inputs(config, rotations, seed)
+    canonical, kinds = inputs(config, rotations, seed, pad)
     probe_model, names = probe(model)
     labels = np.arange(8)[:, None]
     report = {}
@@ -204,6 +217,13 @@ def main(argv=None):
     parser.add_argument("--json", help="write the report here too")
     parser.add_argument("--save-model", help="save the trained net here (.keras)")
     parser.add_argument(
+        "--pad",
+        type=int,
+        default=0,
+        help="measure on grids with this many empty voxels added on every side "
+        "(does the border of the grid cost invariance?)",
+    )
+    parser.add_argument(
         "--extra", default="", help="more examples/tetris.py options, quoted"
     )
     parser.add_argument(
@@ -219,7 +239,7 @@ def main(argv=None):
     begin = time.perf_counter()
     if args.model:
         model = keras.saving.load_model(args.model)
-        title = f"{args.model}, tetris/{args.config}"
+        title = f"{args.model}, tetris/{args.config}, pad {args.pad}"
     else:
         import tetris
 
@@ -254,7 +274,7 @@ def main(argv=None):
         )
     if args.save_model:
         model.save(args.save_model)
-    report = measure(model, args.config, args.rotations, args.seed + 1000)
+    report = measure(model, args.config, args.rotations, args.seed + 1000, args.pad)
     print_report(report, title)
     print(f"\n{time.perf_counter() - begin:.0f} s")
     if args.json:
