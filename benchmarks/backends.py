@@ -25,6 +25,7 @@ the other on the same machine.
 import argparse
 import json
 import os
+import pathlib
 import statistics
 import subprocess
 import sys
@@ -139,7 +140,8 @@ def run_backend(backend, reps):
 
 
 def report(results):
-    from keras_se3.training import cpu_name, usable_cores
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "examples"))
+    from machine import cpu_name, usable_cores  # examples/machine.py
 
     fields, batch, grid, kernel = LAYER
     print(

@@ -11,6 +11,7 @@ construction time of the steerable layer (basis computed from scratch).
 
 import argparse
 import os
+import pathlib
 import statistics
 import subprocess
 import sys
@@ -23,7 +24,9 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from keras_se3 import FieldType, SE3Conv3D  # noqa: E402
-from keras_se3.training import cpu_name, usable_cores  # noqa: E402
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "examples"))
+from machine import cpu_name, usable_cores  # noqa: E402  (examples/machine.py)
 
 SETTINGS = [
     # (field type in and out, batch, grid, kernel)

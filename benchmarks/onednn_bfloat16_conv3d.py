@@ -17,6 +17,8 @@ is correct: the price SE3Conv3D would pay if it always padded explicitly.
 """
 
 import os
+import pathlib
+import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -24,7 +26,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from keras_se3.training import cpu_name, usable_cores  # noqa: E402
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "examples"))
+from machine import cpu_name, usable_cores  # noqa: E402  (examples/machine.py)
 
 # (batch, grid, C_in, C_out, kernel): kernel > grid in the first four.
 CASES = [

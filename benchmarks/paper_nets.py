@@ -12,6 +12,7 @@ construction time of the CATH net (a fresh process, no basis cache).
 import argparse
 import json
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -77,7 +78,8 @@ def main():
     args = parser.parse_args()
     results = {case[0]: run(*case, steps=args.steps) for case in CASES}
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keras_se3 imports Keras
-    from keras_se3.training import cpu_name, usable_cores
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "examples"))
+    from machine import cpu_name, usable_cores  # examples/machine.py
 
     print(
         f"{usable_cores()} cores of {cpu_name()}, float32, graph mode, "

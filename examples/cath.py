@@ -35,6 +35,8 @@ if __name__ == "__main__":  # run as a script: examples/ is on sys.path
 
     startup.quiet()  # TensorFlow's start-up noise off, before anything imports it
 
+import experiment  # noqa: E402  (examples/experiment.py)
+
 from keras_se3 import training  # noqa: E402
 
 CONFIGS = ("3class", "10arch", "20topo")
@@ -71,7 +73,7 @@ def parse_args(argv=None):
         help="voxels per axis, of 2 Å (default: the paper's %(default)s; smaller "
         "grids crop large proteins, for quick tests)",
     )
-    training.add_training_arguments(
+    experiment.add_training_arguments(
         parser, epochs=100, batch_size=16, learning_rate=1e-3
     )
     args = parser.parse_args(argv)
@@ -98,7 +100,7 @@ def main(argv=None):
 
     keras.utils.set_random_seed(args.seed)
     name = f"cath/{args.dataset_config}"
-    builder = training.prepare_dataset(
+    builder = experiment.prepare_dataset(
         name,
         data_dir=args.data_dir,
         manual_dir=args.manual_dir,
@@ -112,7 +114,7 @@ def main(argv=None):
         dataset = builder.as_dataset(split=split)
         count = counts[split]
         if split == "train":
-            dataset = training.subset(dataset, args.train_fraction)
+            dataset = experiment.subset(dataset, args.train_fraction)
             count = len(range(0, count, args.train_fraction))
         batches = cath_pipeline(
             split,
@@ -139,7 +141,7 @@ def main(argv=None):
     fraction = f", 1/{args.train_fraction} of the training set" * (
         args.train_fraction > 1
     )
-    training.train_evaluate_export(
+    experiment.train_evaluate_export(
         args,
         strategy=strategy,
         title=f"CATH {args.dataset_config}, {args.model} model, "
@@ -151,4 +153,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    training.run_main(main)
+    experiment.run_main(main)

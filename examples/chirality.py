@@ -36,11 +36,11 @@ if __name__ == "__main__":  # run as a script: examples/ is on sys.path
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from machine import cpu_name, usable_cores  # noqa: E402  (examples/machine.py)
 
 import keras_se3.optimizers  # noqa: E402
 from keras_se3.datasets.tetris_pieces import TETRIS_NAMES, tetris_voxels  # noqa: E402
 from keras_se3.models import tetris_net  # noqa: E402
-from keras_se3.training import cpu_name, usable_cores  # noqa: E402
 
 #: The two nets: the paper's Tetris net with SO(3) field types, and the same
 #: orders as O(3) types of parity (-1)^l ("4x0e + 4x1o + 4x2e + 1x3o", ...).

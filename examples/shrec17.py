@@ -39,6 +39,8 @@ if __name__ == "__main__":  # run as a script: examples/ is on sys.path
 
     startup.quiet()  # TensorFlow's start-up noise off, before anything imports it
 
+import experiment  # noqa: E402  (examples/experiment.py)
+
 from keras_se3 import training  # noqa: E402
 
 CONFIGS = ("normal", "perturbed")
@@ -68,7 +70,7 @@ def parse_args(argv=None):
         help="voxels per axis over the unit ball's diameter (default: the paper's "
         "%(default)s; smaller for quick tests)",
     )
-    training.add_training_arguments(
+    experiment.add_training_arguments(
         parser, epochs=100, batch_size=16, learning_rate=1e-3
     )
     args = parser.parse_args(argv)
@@ -91,7 +93,7 @@ def main(argv=None):
     from keras_se3.models import shrec17_cnn, shrec17_net
 
     keras.utils.set_random_seed(args.seed)
-    builder = training.prepare_dataset(
+    builder = experiment.prepare_dataset(
         f"shrec17/{args.dataset_config}",
         data_dir=args.data_dir,
         manual_dir=args.manual_dir,
@@ -128,7 +130,7 @@ def main(argv=None):
             )
         return shrec17_cnn(num_classes=num_classes, input_shape=shape)
 
-    training.train_evaluate_export(
+    experiment.train_evaluate_export(
         args,
         strategy=strategy,
         title=f"SHREC17 {args.dataset_config}, {args.model} model, "
@@ -140,4 +142,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    training.run_main(main)
+    experiment.run_main(main)

@@ -88,7 +88,8 @@ def _import_tensorflow_dropping_startup_noise():
 
 
 def quiet():
-    """Import TensorFlow quietly and filter the known third-party warnings.
+    """Import TensorFlow quietly, filter the known third-party warnings, and show
+    keras_se3's INFO messages.
 
     Call it once, before anything imports TensorFlow.  Sets
     ``TF_CPP_MIN_LOG_LEVEL=2`` unless it is set already (TensorFlow's C++ info
@@ -103,3 +104,15 @@ def quiet():
         module=r"keras\.src\.export\.tf2onnx_lib",
     )
     logging.getLogger("absl").addFilter(_TfdsNoise())
+    show_package_info()
+
+
+def show_package_info():
+    """Print keras_se3's INFO messages (the strategy, the dtype policy) as lines
+    of the script's output: the package logs them, and a script shows them."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    package = logging.getLogger("keras_se3")
+    package.addHandler(handler)
+    package.setLevel(logging.INFO)
+    package.propagate = False

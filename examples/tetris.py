@@ -51,7 +51,9 @@ if __name__ == "__main__":  # run as a script: examples/ is on sys.path
 
     startup.quiet()  # TensorFlow's start-up noise off, before anything imports it
 
+import experiment  # noqa: E402  (examples/experiment.py)
 import keras  # noqa: E402
+import machine  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_se3.optimizers  # noqa: E402
@@ -630,8 +632,8 @@ def main(argv=None):
             cells.append(f"{values.mean():.1f} ± {values.std():.1f}")
         print(f"| {variant_label(variant, args)} | " + " | ".join(cells) + " |")
     print(
-        f"\n{minutes:.1f} min on {training.usable_cores()} core(s) of "
-        f"{training.cpu_name()}, "
+        f"\n{minutes:.1f} min on {machine.usable_cores()} core(s) of "
+        f"{machine.cpu_name()}, "
         f"{strategy.num_replicas_in_sync} replica(s), "
         f"{keras.mixed_precision.global_policy().name}"
     )
@@ -652,4 +654,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    training.run_main(main)
+    experiment.run_main(main)

@@ -1,58 +1,48 @@
-"""Training, evaluation and export of the paper's experiments, as command lines.
+"""Distributed and mixed-precision training of keras_se3 models with TensorFlow.
 
-What the CATH and SHREC'17 scripts (``examples/cath.py``, ``examples/shrec17.py``)
-share, and what a script of your own can reuse: command-line options
-(:func:`add_training_arguments`), a ``tf.distribute`` strategy from a name and
-``TF_CONFIG`` (:func:`make_strategy`), mixed precision (:func:`set_mixed_precision`),
-a prepared TFDS dataset with a clear error when its files are missing
-(:func:`prepare_dataset`), the paper's learning-rate schedule
-(:func:`learning_rate_schedule`), the Keras callbacks that make a run resumable
-(:func:`make_callbacks`), the float32 ``.keras`` + collapsed + ONNX export of a trained
-model (:func:`export_trained`), and the whole run (:func:`train_evaluate_export`).
+What a training script of your own reuses (TensorFlow backend: these are
+``tf.distribute`` tools):
 
-Where this code lives: it was ``examples/common.py``, a
-training framework among the examples that the tests imported through a
-``sys.path`` insert.  It is reusable, tested code, so it moved into the package,
-here, with its tests in ``tests/training/``; the scripts in ``examples/``
-keep only what is particular to each experiment, and their own tests run them as
-scripts.  It needs the ``examples`` extra for the data and the export
-(``pip install "keras-se3[examples]"``); importing it needs only TensorFlow.
+- :func:`make_strategy`: a ``tf.distribute`` strategy by name (``"default"``,
+  ``"mirrored"``, ``"multiworker"``, the last from ``TF_CONFIG``, read and checked
+  by :func:`read_tf_config`), with :func:`patch_keras_for_multiworker`, the fix
+  that lets Keras's ``fit`` resume and checkpoint under ``MultiWorkerMirroredStrategy``;
+  :func:`is_chief` says which process writes;
+- :func:`set_mixed_precision` (bfloat16 on CPUs, float16 on GPUs) and
+  :func:`float32_logits` (the loss sees float32 logits);
+- :class:`ChiefBackupAndRestore` (every worker restores, the chief writes the
+  backup), :class:`StepTimer`, and the paper's CATH schedule
+  :func:`learning_rate_schedule`;
+- :func:`shard_by_example` and :func:`full_batches`: tf.data that a cluster can
+  split (small TFDS splits are one file) and that never hands a replica an
+  empty share;
+- :class:`SetupError`: raised with what is wrong and how to fix it.
+
+The example scripts' own harness (command-line options, output folders, the
+export of a trained net, the printed report) is ``examples/experiment.py``.
 
 Example::
 
-    import argparse
     from keras_se3 import training
 
-    parser = training.add_training_arguments(
-        argparse.ArgumentParser(), epochs=100, batch_size=16, learning_rate=1e-3
-    )
-    args = parser.parse_args()
-    strategy = training.make_strategy(args.strategy)   # before any other TF work
-    training.set_mixed_precision(args.mixed_precision)
-    summary = training.train_evaluate_export(
-        args, strategy=strategy, title="my run", build_model=build,
-        data={"train": (train, 1000), "validation": (val, 100), "test": (test, 100)},
-        final_split="test",
+    strategy = training.make_strategy("mirrored")  # before any other TF work
+    training.set_mixed_precision(True)
+    with strategy.scope():
+        model = training.float32_logits(keras_se3.models.tetris_net())
+        model.compile(...)
+    model.fit(
+        training.full_batches(train, batch_size=16, repeat=True),
+        steps_per_epoch=100,
+        callbacks=[training.ChiefBackupAndRestore("backup")],
     )
 """
 
 from keras_se3.training.callbacks import (
     ChiefBackupAndRestore,
     StepTimer,
-    best_so_far,
-    completed_epochs,
     learning_rate_schedule,
-    make_callbacks,
-    output_paths,
-    trainable_parameters,
 )
-from keras_se3.training.cli import SetupError, add_training_arguments, run_main
-from keras_se3.training.data import (
-    first_examples,
-    prepare_dataset,
-    shard_by_example,
-    subset,
-)
+from keras_se3.training.data import full_batches, shard_by_example
 from keras_se3.training.distribute import (
     float32_logits,
     is_chief,
@@ -61,36 +51,23 @@ from keras_se3.training.distribute import (
     read_tf_config,
     set_mixed_precision,
     split_cpu,
+    values_on_every_replica,
 )
-from keras_se3.training.machine import cpu_name, usable_cores
-from keras_se3.training.run import export_trained, train_evaluate_export, write_summary
+from keras_se3.training.errors import SetupError
 
 __all__ = [
     "ChiefBackupAndRestore",
     "SetupError",
     "StepTimer",
-    "add_training_arguments",
-    "best_so_far",
-    "completed_epochs",
-    "cpu_name",
-    "export_trained",
-    "first_examples",
     "float32_logits",
+    "full_batches",
     "is_chief",
     "learning_rate_schedule",
-    "make_callbacks",
     "make_strategy",
     "patch_keras_for_multiworker",
-    "output_paths",
-    "prepare_dataset",
     "read_tf_config",
-    "run_main",
     "set_mixed_precision",
     "shard_by_example",
     "split_cpu",
-    "subset",
-    "train_evaluate_export",
-    "trainable_parameters",
-    "usable_cores",
-    "write_summary",
+    "values_on_every_replica",
 ]

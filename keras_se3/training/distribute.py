@@ -1,12 +1,18 @@
 """Strategy from a name and ``TF_CONFIG``, mixed precision, float32 logits."""
 
 import json
+import logging
 import os
+import warnings
 
 import keras
 import tensorflow as tf
 
-from keras_se3.training.cli import SetupError
+from keras_se3.training.errors import SetupError
+
+#: What the strategies and the dtype policy were set to, at INFO level (the example
+#: scripts show it; a library prints nothing).
+logger = logging.getLogger(__name__)
 
 
 def split_cpu(count):
@@ -92,7 +98,7 @@ def make_strategy(name, cpu_devices=None):
             (:func:`split_cpu`).
 
     Returns:
-        The strategy (its name and replicas are printed).
+        The strategy (its name and replicas are logged at INFO level).
 
     Raises:
         SetupError: for an unknown name, a bad ``TF_CONFIG``, or a strategy
@@ -118,10 +124,12 @@ def make_strategy(name, cpu_devices=None):
     elif name == "multiworker":
         config = read_tf_config()
         if config is None:
-            print("TF_CONFIG is not set: multiworker runs as a single local worker.")
+            logger.info(
+                "TF_CONFIG is not set: multiworker runs as a single local worker."
+            )
         else:
             task = config["task"]
-            print(
+            logger.info(
                 f"TF_CONFIG: cluster {config['cluster']}; this process is "
                 f"{task['type']} {task['index']}" + (" (chief)" if is_chief() else "")
             )
@@ -132,7 +140,7 @@ def make_strategy(name, cpu_devices=None):
     devices = ()
     if name != "default":
         devices = [d.split("/")[-1] for d in strategy.extended.worker_devices]
-    print(
+    logger.info(
         f"strategy: {name} ({type(strategy).__name__}), "
         f"{strategy.num_replicas_in_sync} "
         f"replica(s) {' '.join(devices)}".rstrip()
@@ -238,17 +246,18 @@ def set_mixed_precision(enabled):
         policy = "mixed_bfloat16"
     keras.mixed_precision.set_global_policy(policy)
     if enabled:
-        print(f"mixed precision: {policy} (variables and logits in float32)")
+        logger.info(f"mixed precision: {policy} (variables and logits in float32)")
     if policy == "mixed_bfloat16":
         # TensorFlow 2.21 (oneDNN): the bfloat16 "same" Conv3D filter gradient is
         # garbage, often NaN, where a feature map is smaller than the kernel
         # (benchmarks/onednn_bfloat16_conv3d.py). SE3Conv3D pads explicitly there.
-        print(
-            "note: TensorFlow's bfloat16 Conv3D weight gradients on CPU are wrong "
+        warnings.warn(
+            "TensorFlow's bfloat16 Conv3D weight gradients on CPU are wrong "
             "where a feature map is smaller than the kernel with padding='same'; "
             "keras_se3's SE3Conv3D avoids it, a stock keras.layers.Conv3D (the CNN "
             "baselines) does not: keep its feature maps kernel-sized or train it "
-            "in float32."
+            "in float32.",
+            stacklevel=2,
         )
     return policy
 

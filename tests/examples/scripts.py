@@ -2,11 +2,11 @@
 
 The scripts are what a user runs, so their end-to-end tests run them as
 subprocesses (:func:`run_script`).  The option parsing and small helpers of
-``examples/tetris.py`` are also tested directly: :func:`load_example` imports a
-script as a module under its own name.  The scripts need nothing from their
-folder when imported (the training code they share is ``keras_se3.training``;
-``examples/startup.py`` is loaded only when a script runs as ``__main__``), so no
-``sys.path`` entry is added.
+``examples/tetris.py`` and the scripts' harness ``examples/experiment.py`` are also
+tested directly: :func:`load_example` imports a script as a module under its own
+name.  The scripts import their shared modules (``experiment``, ``machine``) from
+their folder, as they do when run, so ``examples/`` goes on ``sys.path``
+(``examples/startup.py`` is loaded only when a script runs as ``__main__``).
 """
 
 import importlib.util
@@ -26,6 +26,8 @@ SCRIPT_TIMEOUT = 2700
 
 def load_example(name):
     """``examples/<name>.py`` as a module (its ``main`` is not run)."""
+    if str(EXAMPLES) not in sys.path:
+        sys.path.insert(0, str(EXAMPLES))
     spec = importlib.util.spec_from_file_location(
         f"examples_{name}", EXAMPLES / f"{name}.py"
     )

@@ -1,57 +1,15 @@
-"""keras_se3.training.data: prepared TFDS datasets; clear errors for missing files."""
+"""keras_se3.training.data: full batches for distributed training."""
 
-import pytest
+import tensorflow as tf
 
 from keras_se3 import training
 
-from ..datasets.conftest import dummy_dir
 
-
-def test_prepare_dataset_from_the_manual_dir(tmp_path):
-    builder = training.prepare_dataset(
-        "cath/10arch",
-        data_dir=tmp_path,
-        manual_dir=dummy_dir("cath"),
-        download=False,
-        files=["cath_10arch_ca.npz"],
-    )
-    assert builder.is_prepared()
-    assert builder.info.splits["train"].num_examples == 14
-    indices = [
-        int(e["domain_index"])
-        for e in training.subset(builder.as_dataset(split="train"), 4)
-    ]
-    every = [int(e["domain_index"]) for e in builder.as_dataset(split="train")]
-    assert indices == every[::4] and len(indices) == 4  # examples 0, 4, 8, 12
-
-
-def test_prepare_dataset_says_what_is_missing_and_where(tmp_path):
-    with pytest.raises(training.SetupError) as error:
-        training.prepare_dataset(
-            "cath/10arch",
-            data_dir=tmp_path / "data",
-            manual_dir=tmp_path / "manual",
-            download=False,
-            files=["cath_10arch_ca.npz"],
-        )
-    message = str(error.value)
-    assert f"manual download directory {tmp_path / 'manual'} lacks" in message
-    assert "cath_10arch_ca.npz" in message and "github.com/wouterboomsma" in message
-
-
-def test_a_truncated_manual_file_is_a_setup_error_with_the_fix(tmp_path):
-    manual = tmp_path / "manual"
-    manual.mkdir()
-    good = (dummy_dir("cath") / "cath_10arch_ca.npz").read_bytes()
-    (manual / "cath_10arch_ca.npz").write_bytes(good[: len(good) // 2])
-    with pytest.raises(training.SetupError) as error:
-        training.prepare_dataset(
-            "cath/10arch",
-            data_dir=tmp_path / "data",
-            manual_dir=manual,
-            download=False,
-            files=["cath_10arch_ca.npz"],
-        )
-    message = str(error.value)
-    assert str(manual / "cath_10arch_ca.npz") in message
-    assert "truncated" in message and "raw.githubusercontent.com" in message
+def test_full_batches_never_repeat_the_partial_batch():
+    # 3 examples in batches of 2: repeating the batches would give 2, 1, 2, 1...
+    # (a replica's share of the 1 can be empty, which breaks a traced step).
+    batches = tf.data.Dataset.range(3).batch(2)
+    endless = training.full_batches(batches, 2, repeat=True).take(4)
+    assert [b.numpy().tolist() for b in endless] == [[0, 1], [2, 0], [1, 2], [0, 1]]
+    once = training.full_batches(batches, 2, repeat=False)
+    assert [b.numpy().tolist() for b in once] == [[0, 1]]

@@ -4,7 +4,7 @@ scripts' ``--strategy`` says so instead of running undistributed."""
 import keras
 import pytest
 
-from keras_se3.training.cli import SetupError
+from keras_se3.training import SetupError
 from keras_se3.training.distribute import make_strategy
 
 

@@ -1,4 +1,8 @@
-"""What machine a run was timed on: timings are only comparable with the CPU named."""
+"""What machine a run was timed on: timings are only comparable with the CPU named.
+
+Used by the example scripts and the benchmarks (which put ``examples/`` on
+``sys.path``) to name the CPU beside every timing.
+"""
 
 import os
 import platform

@@ -1,12 +1,14 @@
-"""keras_se3.training.machine: the CPU named beside every timing."""
+"""examples/machine.py: the CPU named beside every timing."""
 
 import os
 
-from keras_se3 import training
+from tests.examples.scripts import load_example
+
+machine = load_example("machine")
 
 
 def test_cpu_name_is_the_cpuinfo_model_name():
-    name = training.cpu_name()
+    name = machine.cpu_name()
     assert isinstance(name, str) and name
     if os.path.exists("/proc/cpuinfo"):
         with open("/proc/cpuinfo") as cpuinfo:
@@ -16,7 +18,7 @@ def test_cpu_name_is_the_cpuinfo_model_name():
 
 
 def test_usable_cores_is_the_affinity_mask():
-    cores = training.usable_cores()
+    cores = machine.usable_cores()
     assert 1 <= cores <= (os.cpu_count() or cores)
     if hasattr(os, "sched_getaffinity"):
         assert cores == len(os.sched_getaffinity(0))
