@@ -13,7 +13,7 @@ Side by side in one process (float32, CPU, batch of voxel grids, inference mode)
 
 Medians over interleaved repetitions (each timed call is one batch).
 
-    python benchmarks/export.py                 # Tetris and CATH nets
+    python benchmarks/export.py                 # Tetris (2 option sets) and CATH
     python benchmarks/export.py --reps 5 --models tetris
 """
 
@@ -34,11 +34,19 @@ from keras_se3 import collapse  # noqa: E402
 from keras_se3.export import to_onnx  # noqa: E402
 from keras_se3.export.exporters import relative_error  # noqa: E402
 from keras_se3.layers.field_layer import scalar_bias, spread_matrix  # noqa: E402
-from keras_se3.models import cath_resnet, shrec17_net, tetris_net  # noqa: E402
+from keras_se3.models import (  # noqa: E402
+    PAPER_CODE_OPTIONS,
+    cath_resnet,
+    shrec17_net,
+    tetris_net,
+)
 
 # (model builder, batch, grid); odd grids with (n - 1) divisible by the total stride.
 SETTINGS = {
     "tetris": (lambda: tetris_net(), 8, 37),
+    # The paper code's options: zero padding 4 (the full convolution), the paper
+    # basis, an input blur; its 20^3 grid.
+    "tetris-paper-code": (lambda: tetris_net(**PAPER_CODE_OPTIONS), 8, 20),
     "cath": (lambda: cath_resnet(), 4, 49),
     "shrec17": (lambda: shrec17_net(), 4, 33),
 }
@@ -165,7 +173,12 @@ def run(name, reps, workdir):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=10)
-    parser.add_argument("--models", nargs="+", default=["tetris", "cath"])
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        choices=tuple(SETTINGS),
+        default=["tetris", "tetris-paper-code", "cath"],
+    )
     args = parser.parse_args()
     print(
         "| model | batch x grid | original (ms) | collapsed (ms) | hand-written (ms) "

@@ -62,21 +62,26 @@ def backend_same_is_safe(layer, input_shape):
     return all(n is not None and n >= e for n, e in zip(input_shape[1:4], extents))
 
 
-def pad_for_conv(layer, inputs):
+def pad_for_conv(layer, inputs, training=None):
     """``(inputs, padding)`` to hand to ``ops.conv``: the input unchanged and
-    ``"same"`` where that is safe, else the zero-padded input and ``"valid"``."""
+    ``"same"`` where that is safe, else the zero-padded input and ``"valid"``.
+
+    The zeros are a ``Pad`` except in training at stride 1, where they are
+    concatenated: TensorFlow 2.21's grappler remapper fails on a Pad feeding a
+    stride-1 "valid" Conv3D whose input gradient is taken ("remapper failed: ...
+    fanout ... Pad", logged at error level) and then skips its fusions for the
+    whole training step.  In inference the Pad is the fast one: oneDNN fuses it
+    with the convolution, and the concatenation made the paper-code Tetris net
+    (padding 4) 1.6-1.9x slower than its collapse to ``Conv3D`` layers
+    (docs/benchmarks.md).  In a training step the concatenation is ~5 % faster.
+    """
     if backend_same_is_safe(layer, inputs.shape):
         return inputs, "same"
     pad = symmetric_padding(layer.padding, layer.kernel_size, layer.dilation_rate)
     if pad is None or not any(pad):
         return inputs, "valid"
-    if layer.strides != (1, 1, 1):
+    if layer.strides != (1, 1, 1) or not training:
         return ops.pad(inputs, [(0, 0)] + [(p, p) for p in pad] + [(0, 0)]), "valid"
-    # At stride 1, concatenated zeros rather than a Pad: TensorFlow 2.21's
-    # grappler remapper fails on a Pad feeding a stride-1 "valid" Conv3D whose
-    # input gradient is taken ("remapper failed: ... fanout ... for missing node
-    # ... Pad", logged at error level) and then skips its fusions for the whole
-    # training step.
     for axis, p in zip((1, 2, 3), pad):
         if p:
             edge = ops.zeros_like(ops.take(inputs, [0] * p, axis=axis))

@@ -57,9 +57,10 @@ class LowPassDownsampling3D(FieldLayer):
       size ``n // factor`` (trailing voxels dropped).  The output grid is centred
       (exact cube-rotation equivariance) when ``n % factor == 0``.
 
-    Both are computed as three 1D passes (depthwise convolutions); the 1D kernel
-    is :meth:`blur_kernel_1d`, the padding :attr:`padding` and the 3D kernel
-    ``outer(k, k, k)`` (:meth:`blur_kernel_3d`), for export.
+    Both are computed as three 1D passes of :meth:`blur_kernel_1d`, one per axis,
+    each only at the kept samples (the export writes the same filter as nested
+    box filters, :meth:`box_filters`).  The padding is :attr:`padding`, the 3D
+    kernel ``outer(k, k, k)`` (:meth:`blur_kernel_3d`).
 
     Args:
         factor: integer downsampling factor >= 1 (the same on every axis).
@@ -148,56 +149,71 @@ class LowPassDownsampling3D(FieldLayer):
             return 0
         return (len(self.blur_kernel_1d()) - 1) // 2
 
+    def box_filters(self):
+        """The Gaussian filter as nested box filters: ``(p, [(r, c_r), ...])``.
+
+        A symmetric filter ``w`` of half-width ``p`` whose taps do not grow away
+        from the centre is ``sum_r c_r * box_r`` with ``box_r`` the mean over the
+        ``2 r + 1`` samples around the centre and ``c_r = (2 r + 1) (w_r -
+        w_(r+1))`` (``w_r``: the tap at distance ``r``, ``w_(p+1) = 0``).  Each box
+        is an average pooling, which also subsamples: the export
+        (:meth:`to_stock_keras`) writes the filter this way with stock pooling
+        layers.  Terms with ``c_r = 0`` are left out.
+        """
+        w = self.blur_kernel_1d()
+        p = (len(w) - 1) // 2
+        half = np.append(w[p:], 0.0)
+        terms = [(r, (2 * r + 1) * (half[r] - half[r + 1])) for r in range(p + 1)]
+        return p, [(r, float(c)) for r, c in terms if c != 0.0]
+
     def build(self, input_shape):
-        channels = input_shape[-1]
-        if channels is None:
+        if input_shape[-1] is None:
             raise ValueError(
                 "LowPassDownsampling3D needs a known number of channels (last "
                 f"axis); got input shape {input_shape}."
             )
-        # Depthwise kernels [k, 1, C, 1] and [1, k, C, 1] (2D depthwise passes).
-        kernel = self.blur_kernel_1d()
-        column = np.tile(kernel[:, None, None, None], (1, 1, channels, 1))
-        self._kernel_rows = column  # float64; cast to the input dtype in call
-        self._kernel_cols = np.transpose(column, (1, 0, 2, 3))
-
-    def _pad(self, x, axis):
-        p = self.padding
-        if not p:
-            return x
-        pads = [(0, 0)] * len(x.shape)
-        pads[axis] = (p, p)
-        return ops.pad(x, pads)
 
     def call(self, inputs):
-        if self.factor == 1 and self._kernel_rows.shape[0] == 1:
-            return inputs  # the filter is the identity (kernel built in build)
         f = self.factor if self.subsample else 1
-        rows = ops.convert_to_tensor(self._kernel_rows, dtype=inputs.dtype)
-        cols = ops.convert_to_tensor(self._kernel_cols, dtype=inputs.dtype)
-        shape = ops.shape(inputs)
-        batch, nx, ny, nz, c = shape
-        # Pass 1, along x: [B, X, Y*Z, C].
-        x = ops.reshape(inputs, (batch, nx, ny * nz, c))
-        x = self._filter(self._pad(x, 1), rows, f, axis=1)
+        if f == 1 and len(self.blur_kernel_1d()) == 1:
+            return inputs  # the filter is the identity
+        batch, nx, ny, nz, c = ops.shape(inputs)
+        # Pass 1, along x: [B, X, Y*Z, C]; passes 2 and 3, along y then z:
+        # [B*X', Y, Z, C].  2D poolings: TensorFlow has no float64 3D pooling.
+        x = self._filter(ops.reshape(inputs, (batch, nx, ny * nz, c)), 1, f)
         mx = ops.shape(x)[1]
-        # Passes 2 and 3, along y then z: [B*X', Y, Z, C].
         x = ops.reshape(x, (batch * mx, ny, nz, c))
-        x = self._filter(self._pad(x, 1), rows, f, axis=1)
-        x = self._filter(self._pad(x, 2), cols, f, axis=2)
-        my, mz = ops.shape(x)[1], ops.shape(x)[2]
-        return ops.reshape(x, (batch, mx, my, mz, c))
+        x = self._filter(self._filter(x, 1, f), 2, f)
+        return ops.reshape(x, (batch, mx, ops.shape(x)[1], ops.shape(x)[2], c))
 
-    @staticmethod
-    def _filter(x, kernel, stride, axis):
-        """Depthwise 1D filter along ``axis`` (1 or 2) of ``[N, H, W, C]``, then
-        keep every ``stride``-th sample.  The strides are applied by slicing, not
-        by the convolution: TensorFlow's CPU kernels outside oneDNN (float64, or
-        ``TF_ENABLE_ONEDNN_OPTS=0``) reject unequal strides like ``(2, 1)``."""
-        x = ops.depthwise_conv(x, kernel, strides=1, padding="valid")
-        if stride == 1:
-            return x
-        return x[:, ::stride] if axis == 1 else x[:, :, ::stride]
+    def _filter(self, x, axis, stride):
+        """The 1D filter along ``axis`` (1 or 2) of ``[N, H, W, C]``, computed only
+        at every ``stride``-th sample: average poolings with that stride, one per
+        box of :meth:`box_filters` (one of width ``factor`` for "average")."""
+        size, steps = [1, 1], [1, 1]
+        steps[axis - 1] = stride
+        if self.method == "average":
+            size[axis - 1] = self.factor
+            return ops.average_pool(x, tuple(size), tuple(steps), padding="valid")
+        p, terms = self.box_filters()
+        pads = [(0, 0)] * 4
+        pads[axis] = (p, p)
+        padded = ops.pad(x, pads)
+        total = None
+        for r, c in terms:
+            piece = padded
+            if p - r:  # the box of half-width r, centred on the same samples
+                index = [slice(None)] * 4
+                index[axis] = slice(p - r, -(p - r))
+                piece = piece[tuple(index)]
+            size[axis - 1] = 2 * r + 1
+            if size[axis - 1] > 1 or stride > 1:
+                piece = ops.average_pool(
+                    piece, tuple(size), tuple(steps), padding="valid"
+                )
+            piece = piece * ops.cast(c, piece.dtype)
+            total = piece if total is None else total + piece
+        return total
 
     def _output_size(self, n):
         if n is None or not self.subsample:
@@ -239,10 +255,7 @@ class LowPassDownsampling3D(FieldLayer):
                 keras.layers.AveragePooling3D, x, name, pool_size=f, strides=f
             )
             return keras.Model(inputs, y, name=name)
-        p = (len(w) - 1) // 2
-        # Symmetric filter = sum over r of c_r * (box of width 2r + 1), nested boxes.
-        half = np.append(w[p:], 0.0)
-        coeffs = [(2 * r + 1) * (half[r] - half[r + 1]) for r in range(p + 1)]
+        p, terms = self.box_filters()  # the filter as the layer computes it
         for axis, label in enumerate("xyz"):
             pads = [(0, 0)] * 3
             pads[axis] = (p, p)
@@ -252,10 +265,8 @@ class LowPassDownsampling3D(FieldLayer):
                 f"{name}_pad_{label}",
                 padding=tuple(pads),
             )
-            terms = []
-            for r, c in enumerate(coeffs):
-                if c == 0.0:
-                    continue
+            scaled = []
+            for r, c in terms:
                 piece = padded
                 if p - r:
                     crop = [(0, 0)] * 3
@@ -276,7 +287,7 @@ class LowPassDownsampling3D(FieldLayer):
                         pool_size=tuple(size),
                         strides=tuple(stride),
                     )
-                terms.append(
+                scaled.append(
                     stock.apply(
                         keras.layers.Rescaling,
                         piece,
@@ -284,7 +295,7 @@ class LowPassDownsampling3D(FieldLayer):
                         scale=c,
                     )
                 )
-            x = stock.add(terms, f"{name}_sum_{label}")
+            x = stock.add(scaled, f"{name}_sum_{label}")
         return keras.Model(inputs, x, name=name)
 
     def get_config(self):

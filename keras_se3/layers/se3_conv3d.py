@@ -95,9 +95,10 @@ class SE3Conv3D(BaseSE3Conv):
         would name neither the layer nor the sizes that work)."""
         output_spatial(self, input_shape)
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         self.check_grid(inputs.shape)
-        inputs, padding = pad_for_conv(self, inputs)
+        # `training` picks how the zeros are added, not what is computed.
+        inputs, padding = pad_for_conv(self, inputs, training)
         outputs = ops.conv(
             inputs,
             self.assembled_kernel(),

@@ -99,7 +99,7 @@ class SE3ResidualBlock(FieldLayer):
                     "the inner field type once, as `hidden_fields`."
                 )
             warnings.warn(
-                "SE3ResidualBlock(fields=...) is deprecated: the inner field type is "
+                "keras_se3.SE3ResidualBlock(fields=...) is deprecated: the inner field type is "
                 "`hidden_fields` (every layer's `fields` is the type it keeps).",
                 DeprecationWarning,
                 stacklevel=2,

@@ -467,3 +467,22 @@ def test_so3_stack_sees_chirality_o3_stack_does_not():
     assert gaps["O(3)"] <= 1e-5
     # Measured 0.034 (TensorFlow), 0.0086 (PyTorch: other random draws); O(3) 5e-7.
     assert gaps["SO(3)"] >= 1e-3, gaps
+
+
+@pytest.mark.parametrize("padding", [2, "same"])
+def test_training_and_inference_pad_alike(padding, rng):
+    # Explicit zeros are a Pad in inference and concatenated zeros in training
+    # (TensorFlow's fast paths differ, conv_padding.pad_for_conv); the values and
+    # the input gradients are the same. "same" on a grid smaller than the kernel
+    # takes the explicit path too.
+    layer = SE3Conv3D("1x0 + 1x1", 5, in_fields="1x0 + 1x1", padding=padding)
+    x = rng.normal(size=(2, 4, 4, 4, 4)).astype("float32")
+    outputs = {}
+    for training in (False, True):
+        (grad,), _ = gradients(
+            lambda x, t=training: keras.ops.sum(keras.ops.sin(layer(x, training=t))),
+            [x],
+        )
+        outputs[training] = (to_numpy(layer(x, training=training)), grad)
+    np.testing.assert_allclose(outputs[True][0], outputs[False][0], atol=1e-6)
+    np.testing.assert_allclose(outputs[True][1], outputs[False][1], atol=1e-5)
