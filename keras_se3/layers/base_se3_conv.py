@@ -284,14 +284,6 @@ class BaseSE3Conv(FieldLayer):
         """Raise a clear error for a grid this convolution cannot take."""
         raise NotImplementedError
 
-    @property
-    def input_fields(self):
-        return self.in_fields
-
-    @property
-    def output_fields(self):
-        return self.out_fields
-
     def get_config(self):
         config = super().get_config()
         config.update(

@@ -168,15 +168,17 @@ class FieldLayer(keras.layers.Layer):
     def input_fields(self):
         """The field type of the layer's input: a :class:`FieldType`, or None for
         a layer that takes any channels (or whose input type is only known once
-        it is built).  Default: ``fields``."""
-        return self.fields
+        it is built).  Default: ``in_fields`` for a layer that changes the type
+        (it takes ``in_fields`` and ``out_fields``), else ``fields``."""
+        return getattr(self, "in_fields", self.fields)
 
     @property
     def output_fields(self):
         """The field type of the layer's output (None: the input's, whatever it
-        is).  Default: ``fields``.  What a model builder reads to give the next
-        layer its ``in_fields``."""
-        return self.fields
+        is).  Default: ``out_fields`` for a layer that changes the type, else
+        ``fields``.  What a model builder reads to give the next layer its
+        ``in_fields``."""
+        return getattr(self, "out_fields", self.fields)
 
     def check_input_channels(self, input_shape, fields=None, label="fields", hint=""):
         """Raise a ``ValueError`` unless ``input_shape[-1] == fields.dim``.

@@ -200,14 +200,6 @@ class SE3GatedConv3D(FieldLayer):
     def in_fields(self):
         return self.conv.in_fields
 
-    @property
-    def input_fields(self):
-        return self.in_fields
-
-    @property
-    def output_fields(self):
-        return self.out_fields
-
     def _stages(self):
         stages = (self.conv, self.norm, self.gate, self.down, self.drop)
         return [stage for stage in stages if stage is not None]

@@ -99,8 +99,9 @@ class SE3ResidualBlock(FieldLayer):
                     "the inner field type once, as `hidden_fields`."
                 )
             warnings.warn(
-                "keras_se3.SE3ResidualBlock(fields=...) is deprecated: the inner field type is "
-                "`hidden_fields` (every layer's `fields` is the type it keeps).",
+                "keras_se3.SE3ResidualBlock(fields=...) is deprecated: the inner "
+                "field type is `hidden_fields` (every layer's `fields` is the type "
+                "it keeps).",
                 DeprecationWarning,
                 stacklevel=2,
             )
@@ -186,14 +187,6 @@ class SE3ResidualBlock(FieldLayer):
     @property
     def in_fields(self):
         return self.gated.in_fields
-
-    @property
-    def input_fields(self):
-        return self.in_fields
-
-    @property
-    def output_fields(self):
-        return self.out_fields
 
     def build(self, input_shape):
         self.gated.build(input_shape)
