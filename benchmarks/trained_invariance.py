@@ -217,6 +217,7 @@ def summarize(paths):
 
         acc = [r.get("accuracy", {}) for r in records]
         rep = [r["report"] for r in records]
+        of_object = [r["revoxelized"].get("object_median", np.nan) for r in rep]
         print(
             f"| {key} | {len(records)} | "
             f"{cell([a.get('test_revoxelized', np.nan) for a in acc])} | "
@@ -224,7 +225,7 @@ def summarize(paths):
             f"{cell([a.get('train', np.nan) for a in acc])} | "
             f"{cell([r['revoxelized']['median'] for r in rep], 1, 3)} | "
             f"{cell([r['translated']['median'] for r in rep], 1, 3)} | "
-            f"{cell([r['revoxelized'].get('object_median', np.nan) for r in rep], 1, 3)} |"
+            f"{cell(of_object, 1, 3)} |"
         )
 
 
