@@ -182,19 +182,28 @@ class FieldBatchNormalization(FieldLayer):
         scalar_mean = ops.take(mean, self._scalar_channels) if self._n_scalars else None
         return scalar_mean, field_variance
 
-    def _channel_affine(self, scalar_mean, field_variance, dtype):
-        """Per-channel ``(a, b)`` with output ``x * a + b``."""
-        inv = ops.rsqrt(field_variance + self.epsilon)
+    def _channel_affine(self, scalar_mean, field_variance, dtype, xp=ops):
+        """Per-channel ``(a, b)`` with output ``x * a + b`` (``b`` None without
+        scalars; else 0 on the other channels).
+
+        ``xp`` is ``keras.ops`` in the layer, ``numpy`` in :meth:`inference_affine`
+        (float64 on every backend, for the export): one formula for both.
+        """
+
+        def weight(w):
+            return np.asarray(w, dtype) if xp is np else ops.cast(w, dtype)
+
+        inv = 1.0 / xp.sqrt(field_variance + self.epsilon)
         if self.gamma is not None:
-            inv = inv * ops.cast(self.gamma, dtype)
-        a = ops.take(inv, self.fields.channel_fields)
+            inv = inv * weight(self.gamma)
+        a = xp.take(inv, self.fields.channel_fields)
         if not self._n_scalars:
             return a, None
-        zero = ops.zeros((1,), dtype=dtype)
-        offset = -scalar_mean * ops.take(inv, self._scalar_fields)
+        zero = xp.zeros((1,), dtype=dtype)
+        offset = -scalar_mean * xp.take(inv, self._scalar_fields)
         if self.beta is not None:
-            offset = offset + ops.cast(self.beta, dtype)
-        b = ops.take(ops.concatenate([offset, zero]), self._scalar_index)
+            offset = offset + weight(self.beta)
+        b = xp.take(xp.concatenate([offset, zero]), self._scalar_index)
         return a, b
 
     def call(self, inputs, training=None):
@@ -224,22 +233,16 @@ class FieldBatchNormalization(FieldLayer):
     def inference_affine(self):
         """The inference-mode layer as numpy ``(a, b)``, ``[dim]`` each: ``x * a + b``.
 
-        ``b`` is 0 on non-scalar channels.  Useful to fold the layer into a
-        neighbouring convolution or to export it.
+        ``b`` is 0 on non-scalar channels.  Computed in float64 (also on a
+        backend without float64 tensors) by the layer's own formula.  Useful to
+        fold the layer into a neighbouring convolution or to export it.
         """
-        f = self.fields
-        variance = np.asarray(self.moving_variance, dtype="float64")
-        inv = 1.0 / np.sqrt(variance + self.epsilon)
-        if self.gamma is not None:
-            inv = inv * np.asarray(self.gamma, dtype="float64")
-        a = inv[f.channel_fields]
-        b = np.zeros(f.dim)
+        mean = None
         if self._n_scalars:
-            offset = -np.asarray(self.moving_mean, "float64") * inv[self._scalar_fields]
-            if self.beta is not None:
-                offset = offset + np.asarray(self.beta, dtype="float64")
-            b[self._scalar_channels] = offset
-        return a, b
+            mean = np.asarray(self.moving_mean, "float64")
+        variance = np.asarray(self.moving_variance, "float64")
+        a, b = self._channel_affine(mean, variance, "float64", xp=np)
+        return a, np.zeros(self.fields.dim) if b is None else b
 
     def to_stock_keras(self, input_shape=None, name=None):
         """A frozen ``BatchNormalization`` with the per-channel scale and shift of
