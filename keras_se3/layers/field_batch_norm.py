@@ -269,7 +269,6 @@ class FieldBatchNormalization(FieldLayer):
         config = super().get_config()
         config.update(
             {
-                "fields": str(self.fields),
                 "momentum": self.momentum,
                 "epsilon": self.epsilon,
                 "center": self.center,

@@ -70,7 +70,5 @@ class FieldDropout(FieldLayer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {"fields": str(self.fields), "rate": self.rate, "seed": self.seed}
-        )
+        config.update({"rate": self.rate, "seed": self.seed})
         return config

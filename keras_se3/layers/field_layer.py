@@ -157,6 +157,8 @@ class FieldLayer(keras.layers.Layer):
 
     def __init__(self, fields=None, **kwargs):
         super().__init__(**kwargs)
+        # A layer built with a field type saves it in its config (get_config).
+        self._saves_fields = fields is not None
         if fields is not None:
             self.fields = (
                 FieldType(fields)
@@ -179,6 +181,13 @@ class FieldLayer(keras.layers.Layer):
         ``fields``.  What a model builder reads to give the next layer its
         ``in_fields``."""
         return getattr(self, "out_fields", self.fields)
+
+    def get_config(self):
+        """Keras's config, with ``fields`` for a layer built with a field type."""
+        config = super().get_config()
+        if self._saves_fields:
+            config["fields"] = str(self.fields)
+        return config
 
     def check_input_channels(self, input_shape, fields=None, label="fields", hint=""):
         """Raise a ``ValueError`` unless ``input_shape[-1] == fields.dim``.

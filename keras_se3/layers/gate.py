@@ -225,7 +225,6 @@ class Gate(FieldLayer):
         config = super().get_config()
         config.update(
             {
-                "fields": str(self.fields),
                 "activation": keras.activations.serialize(self.activation),
                 "use_bias": self.use_bias,
                 "gate_activation": keras.activations.serialize(self.gate_activation),

@@ -152,7 +152,5 @@ class InvariantPooling(FieldLayer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {"fields": str(self.fields), "mode": self.mode, "epsilon": self.epsilon}
-        )
+        config.update({"mode": self.mode, "epsilon": self.epsilon})
         return config

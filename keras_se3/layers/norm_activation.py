@@ -159,7 +159,6 @@ class NormActivation(FieldLayer):
         config = super().get_config()
         config.update(
             {
-                "fields": str(self.fields),
                 "activation": keras.activations.serialize(self.activation),
                 "use_bias": self.use_bias,
                 "bias_initializer": keras.initializers.serialize(self.bias_initializer),
