@@ -57,10 +57,12 @@ class LowPassDownsampling3D(FieldLayer):
       size ``n // factor`` (trailing voxels dropped).  The output grid is centred
       (exact cube-rotation equivariance) when ``n % factor == 0``.
 
-    Both are computed as three 1D passes of :meth:`blur_kernel_1d`, one per axis,
-    each only at the kept samples (the export writes the same filter as nested
-    box filters, :meth:`box_filters`).  The padding is :attr:`padding`, the 3D
-    kernel ``outer(k, k, k)`` (:meth:`blur_kernel_3d`).
+    Both are computed as three 1D passes, one per axis, each only at the kept
+    samples, by average poolings with the subsampling stride: the Gaussian as a
+    sum of nested box filters (:meth:`box_filters`), which the export writes with
+    the same stock pooling layers.  The 1D filter is :meth:`blur_kernel_1d`, the
+    padding :attr:`padding`, the 3D kernel ``outer(k, k, k)``
+    (:meth:`blur_kernel_3d`).
 
     Args:
         factor: integer downsampling factor >= 1 (the same on every axis).
@@ -156,9 +158,9 @@ class LowPassDownsampling3D(FieldLayer):
         from the centre is ``sum_r c_r * box_r`` with ``box_r`` the mean over the
         ``2 r + 1`` samples around the centre and ``c_r = (2 r + 1) (w_r -
         w_(r+1))`` (``w_r``: the tap at distance ``r``, ``w_(p+1) = 0``).  Each box
-        is an average pooling, which also subsamples: the export
-        (:meth:`to_stock_keras`) writes the filter this way with stock pooling
-        layers.  Terms with ``c_r = 0`` are left out.
+        is an average pooling, which also subsamples: the layer computes the
+        filter this way, and its export (:meth:`to_stock_keras`) writes it so
+        with stock pooling layers.  Terms with ``c_r = 0`` are left out.
         """
         w = self.blur_kernel_1d()
         p = (len(w) - 1) // 2
