@@ -156,8 +156,9 @@ class LowPassDownsampling3D(FieldLayer):
 
         A symmetric filter ``w`` of half-width ``p`` whose taps do not grow away
         from the centre is ``sum_r c_r * box_r`` with ``box_r`` the mean over the
-        ``2 r + 1`` samples around the centre and ``c_r = (2 r + 1) (w_r -
-        w_(r+1))`` (``w_r``: the tap at distance ``r``, ``w_(p+1) = 0``).  Each box
+        ``2 r + 1`` samples around the centre and
+        ``c_r = (2 r + 1) (w_r - w_(r+1))`` (``w_r``: the tap at distance ``r``,
+        ``w_(p+1) = 0``).  Each box
         is an average pooling, which also subsamples: the layer computes the
         filter this way, and its export (:meth:`to_stock_keras`) writes it so
         with stock pooling layers.  Terms with ``c_r = 0`` are left out.
