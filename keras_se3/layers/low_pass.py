@@ -132,6 +132,11 @@ class LowPassDownsampling3D(FieldLayer):
         self.method = method
         self.subsample = bool(subsample)
         self.input_spec = keras.layers.InputSpec(ndim=5)
+        # The filter's numbers, once (call only reads them).
+        self._identity = not (self.subsample and self.factor > 1) and (
+            len(self.blur_kernel_1d()) == 1
+        )
+        self._boxes = self.box_filters() if method == "gaussian" else None
 
     def blur_kernel_1d(self):
         """The 1D filter (numpy float64, sums to 1) applied along each axis."""
@@ -177,9 +182,9 @@ class LowPassDownsampling3D(FieldLayer):
             )
 
     def call(self, inputs):
+        if self._identity:
+            return inputs
         f = self.factor if self.subsample else 1
-        if f == 1 and len(self.blur_kernel_1d()) == 1:
-            return inputs  # the filter is the identity
         batch, nx, ny, nz, c = ops.shape(inputs)
         # Pass 1, along x: [B, X, Y*Z, C]; passes 2 and 3, along y then z:
         # [B*X', Y, Z, C].  2D poolings: TensorFlow has no float64 3D pooling.
@@ -198,7 +203,7 @@ class LowPassDownsampling3D(FieldLayer):
         if self.method == "average":
             size[axis - 1] = self.factor
             return ops.average_pool(x, tuple(size), tuple(steps), padding="valid")
-        p, terms = self.box_filters()
+        p, terms = self._boxes
         pads = [(0, 0)] * 4
         pads[axis] = (p, p)
         padded = ops.pad(x, pads)
