@@ -436,6 +436,7 @@ def train_and_test(variant, seed, data, args, strategy):
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
         )
+        experiment.build_before_tracing(model)
     # One progress bar over all steps; every step is the full batch of 8 pieces.
     pieces = training_pieces(data["train"], args.train_orientation, seed)
     augment = VARIANT_AUGMENT.get(variant, args.augment)
