@@ -210,7 +210,7 @@ def to_onnx(
         return keras.tree.flatten(outputs)
 
     patch_tf2onnx()  # numpy 2 compatibility of tf2onnx 1.17, as Keras does
-    proto, _ = tf2onnx.convert.from_function(function, signature, opset=opset)
+    proto = _convert_to_onnx(tf2onnx, function, signature, opset)
     _rename_outputs(proto, out_names)
     for value in proto.graph.input:
         dims = value.type.tensor_type.shape.dim
@@ -239,6 +239,32 @@ def to_onnx(
             _check("The ONNX model", _reference(model, inputs), value, tolerance)
         )
     return max(errors)
+
+
+def _convert_to_onnx(tf2onnx, function, signature, opset):
+    """tf2onnx's conversion, first without its optimizers' safety copies.
+
+    By default tf2onnx deep-copies the whole graph before each of its ~36
+    optimizer passes, so that a pass that fails can be skipped: 40 % of the
+    conversion of the CATH ResNet.  ``TF2ONNX_CATCH_ERRORS=FALSE`` turns that
+    off; then a failing pass raises, and the conversion runs again from the
+    start with tf2onnx's defaults (so a failing pass costs time, never the export).
+    """
+    variable = "TF2ONNX_CATCH_ERRORS"
+    before = os.environ.get(variable)
+    os.environ[variable] = "FALSE"
+    try:
+        proto, _ = tf2onnx.convert.from_function(function, signature, opset=opset)
+        return proto
+    except Exception:  # noqa: BLE001 (a pass failed: convert with tf2onnx's defaults)
+        pass
+    finally:
+        if before is None:
+            del os.environ[variable]
+        else:
+            os.environ[variable] = before
+    proto, _ = tf2onnx.convert.from_function(function, signature, opset=opset)
+    return proto
 
 
 def _rename_outputs(proto, names):

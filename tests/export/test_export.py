@@ -1,3 +1,5 @@
+import os
+
 import keras
 import numpy as np
 
@@ -5,7 +7,7 @@ import numpy as np
 import onnx
 import onnxruntime
 import pytest
-import tf2onnx  # noqa: F401
+import tf2onnx
 
 from keras_se3.export import ExportCheckError, to_onnx, to_saved_model
 from keras_se3.export.cli import main
@@ -66,6 +68,29 @@ def test_onnx_parity_names_dynamic_batch_and_standard_ops(model, tmp_path):
         (y,) = session.run(["logits"], {"voxels": x})
         reference = np.asarray(model(x, training=False))
         assert relative_error([reference], [y]) <= 1e-5
+
+
+def test_onnx_conversion_without_safety_copies_falls_back_when_a_pass_fails(
+    tmp_path, monkeypatch
+):
+    # to_onnx first converts with TF2ONNX_CATCH_ERRORS=FALSE (no deep copy of the
+    # graph before each optimizer pass); where a pass then raises, it converts
+    # again with tf2onnx's defaults, and leaves the environment as it was.
+    original = tf2onnx.convert.from_function
+    seen = []
+
+    def failing_without_copies(*args, **kwargs):
+        seen.append(os.environ.get("TF2ONNX_CATCH_ERRORS"))
+        if seen[-1] == "FALSE":
+            raise RuntimeError("an optimizer pass failed")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(tf2onnx.convert, "from_function", failing_without_copies)
+    monkeypatch.delenv("TF2ONNX_CATCH_ERRORS", raising=False)
+    error = to_onnx(_small_model(), tmp_path / "small.onnx", check=True)
+    assert error <= 1e-5
+    assert seen == ["FALSE", None]
+    assert "TF2ONNX_CATCH_ERRORS" not in os.environ
 
 
 def test_saved_model_parity_and_signature(tmp_path):
