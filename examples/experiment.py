@@ -5,7 +5,8 @@ problem the user can fix (:func:`run_main`), a prepared TFDS dataset with the
 builder's instructions when files are missing (:func:`prepare_dataset`), the output
 folder of a resumable run (:func:`output_paths`, :func:`make_callbacks`), the
 float32 ``.keras`` + collapsed + ONNX export of a trained model
-(:func:`export_trained`) and the whole run (:func:`train_evaluate_export`).
+(:func:`save_trained`, :func:`export_trained`) and the whole run
+(:func:`train_evaluate_export`).
 
 This is example code, not the package's API: it prints, parses command lines and
 exits.  What a user's own training reuses is in :mod:`keras_se3.training` (the
@@ -324,21 +325,44 @@ def trainable_parameters(model):
     return int(sum(np.prod(w.shape) for w in model.trainable_weights))
 
 
-def export_trained(build_model, trained, paths, sample, tolerance=1e-3):
-    """Save the trained model as float32 ``.keras``, collapsed ``.keras`` and ONNX.
+def save_trained(build_model, trained, path):
+    """Save the trained model as a float32 ``.keras`` file at ``path``.
 
     The model is rebuilt in float32 outside any distribution strategy and gets the
-    trained weights (mixed-precision variables are float32 already).  The collapsed
-    model is checked against it, and the ONNX file (run by onnxruntime) against the
-    collapsed model, on ``sample``: relative errors above ``tolerance`` raise
-    ``keras_se3.export.ExportCheckError``.  (Float32 rounding through a deep net
-    reaches ~1e-4 when the activations are large; an export bug shows as O(1).)
+    trained weights (mixed-precision variables are float32 already).
 
     Args:
         build_model: a function of no arguments returning a new model of the same
             architecture.
         trained: the trained model.
-        paths: from :func:`output_paths` (``model``, ``collapsed``, ``onnx``).
+        path: the ``.keras`` file.
+
+    Returns:
+        The float32 model.
+    """
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")  # for this build only
+    try:
+        model = build_model()
+    finally:
+        keras.config.set_dtype_policy(previous)
+    model.set_weights(trained.get_weights())
+    model.save(path)
+    return model
+
+
+def export_trained(model, paths, sample, tolerance=1e-3):
+    """Save ``model`` collapsed (``.keras``) and as ONNX, checking both.
+
+    The collapsed model is checked against ``model``, and the ONNX file (run by
+    onnxruntime) against the collapsed model, on ``sample``: relative errors above
+    ``tolerance`` raise ``keras_se3.export.ExportCheckError``.  (Float32 rounding
+    through a deep net reaches ~1e-4 when the activations are large; an export bug
+    shows as O(1).)
+
+    Args:
+        model: the trained float32 model (from :func:`save_trained`).
+        paths: from :func:`output_paths` (``collapsed``, ``onnx``).
         sample: a batch of inputs for the checks.
         tolerance: largest accepted relative error.
 
@@ -349,14 +373,6 @@ def export_trained(build_model, trained, paths, sample, tolerance=1e-3):
     from keras_se3.export.exporters import relative_error
 
     start = time.perf_counter()
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("float32")  # for this build only
-    try:
-        model = build_model()
-    finally:
-        keras.config.set_dtype_policy(previous)
-    model.set_weights(trained.get_weights())
-    model.save(paths["model"])
     collapsed = keras_se3.collapse(model)
     collapsed.save(paths["collapsed"])
     reference = model(sample, training=False)
@@ -500,9 +516,12 @@ def train_evaluate_export(args, *, strategy, title, build_model, data, final_spl
         f"{final_split}_loss": float(results["loss"]),
         f"{final_split}_examples": num_test,
     }
-    if args.export and is_chief():
-        sample = first_examples(test, 2)
-        summary["export_errors"] = export_trained(build_model, model, paths, sample)
+    if is_chief():
+        # The trained weights are saved with or without --no-export.
+        trained = save_trained(build_model, model, paths["model"])
+        if args.export:
+            sample = first_examples(test, 2)
+            summary["export_errors"] = export_trained(trained, paths, sample)
     if is_chief():
         write_summary(paths, summary)
 
@@ -532,6 +551,8 @@ def train_evaluate_export(args, *, strategy, title, build_model, data, final_spl
             f"error {errors['collapse']:.1e}), {paths['onnx']} (onnxruntime, "
             f"{errors['onnx']:.1e}); {errors['seconds']:.0f} s"
         )
+    elif is_chief():
+        lines.append(f"trained model:       {paths['model']} (--no-export: no other)")
     lines.append(f"output:              {paths['root']}")
     print("\n" + "=" * 30 + " summary " + "=" * 30)
     print("\n".join(lines))

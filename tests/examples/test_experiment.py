@@ -197,6 +197,11 @@ def test_train_evaluate_export_runs_resumes_and_reports(tmp_path, capsys):
     assert f"new run in {tmp_path}" in out
     assert re.search(r"^test accuracy: +\d\.\d{3} \(8 examples, loss", out, re.M)
     assert f"output:              {tmp_path}" in out
+    # --no-export skips the collapse and ONNX, not the trained weights.
+    assert f"trained model:       {tmp_path / 'model.keras'}" in out
+    saved = keras.saving.load_model(tmp_path / "model.keras").get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(saved, weights))
+    assert not (tmp_path / "collapsed.keras").exists()
 
     # The same command with --epochs 3 resumes after epoch 2.
     args.epochs = 3
