@@ -2,9 +2,9 @@
 
 Each script runs as a subprocess for one step of one epoch on small grids, with the
 real networks, and must exit 0 with its checkpoints, its saved model (and where
-asked its exports) and a final accuracy in its summary.  The CATH run also covers mixed precision (bfloat16 on
-CPU), the SHREC17 runs the mirrored strategy on 2 logical CPU devices and a run
-that resumes from its backup.
+asked its exports) and a final accuracy in its summary.  The CATH run also covers
+mixed precision (bfloat16 on CPU), the SHREC17 runs the mirrored strategy on 2
+logical CPU devices and a run that resumes from its backup.
 """
 
 import json

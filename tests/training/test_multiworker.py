@@ -78,12 +78,13 @@ def test_two_workers_step_equals_the_single_process_step(tmp_path):
         assert max(errors) <= 1e-5, errors
 
 
-def shrec17_command(data_dir, out, epochs):  # noqa: F811 (data_dir is a fixture)
+def shrec17_command(data_dir, out, epochs, model="se3"):  # noqa: F811 (a fixture)
     return [
         "-u", EXAMPLES / "shrec17.py", "--data-dir", data_dir,
         "--dataset-config", "normal", "--output-dir", out,
         "--epochs", epochs, "--steps-per-epoch", 1, "--batch-size", 2,
         "--grid-size", 16, "--strategy", "multiworker", "--verbose", 2,
+        "--model", model,
     ]  # fmt: skip
 
 
@@ -98,26 +99,29 @@ def completed(out):
 @pytest.mark.slow
 def test_script_two_workers_killed_and_resumed(data_dir, tmp_path):  # noqa: F811
     out = tmp_path / "shrec17"
-    # The kill comes after epoch 2 (3 at the latest: the chief cannot finish an
-    # epoch without its peer), so 4 epochs leave 1-2 for the resumed run.  Each
+    # The kill comes after epoch 1 (2 at the latest: the chief cannot finish an
+    # epoch without its peer), so 3 epochs leave 1-2 for the resumed run.  Each
     # epoch past the first is a step, a validation pass and the chief's
     # checkpoints; the first adds the graph tracing of each run.
-    epochs = 4
-    command = shrec17_command(data_dir, out, epochs)
+    epochs = 3
+    # The plain CNN: killing and resuming is the harness's and the strategy's,
+    # whatever the model, and the CNN traces in seconds (the steerable net
+    # ~10 s per process and run; its two-worker step is checked above).
+    command = shrec17_command(data_dir, out, epochs, model="cnn")
     with local_cluster(command, tmp_path) as cluster:
-        # Kill worker 1 once the chief has backed up 2 epochs; the chief then
+        # Kill worker 1 once the chief has backed up an epoch; the chief then
         # cannot finish (its all-reduces have no peer) and is killed too.
         deadline = time.monotonic() + 900
-        while completed(out) < 2:
+        while completed(out) < 1:
             assert time.monotonic() < deadline, cluster.logs()
             assert all(p.poll() is None for p in cluster.processes), cluster.logs()
             time.sleep(0.2)
         cluster.kill(1)
-        time.sleep(5)
+        time.sleep(2)
         cluster.kill(0)
         first_logs = cluster.logs()
     done = completed(out)
-    assert 2 <= done < epochs, first_logs
+    assert 1 <= done < epochs, first_logs
     assert "(chief)" in cluster.log(0) and "this process is worker 1" in first_logs
 
     with local_cluster(command, tmp_path / "again") as cluster:
