@@ -5,6 +5,7 @@ from keras_se3.export import collapse
 from keras_se3.field_type import FieldType
 from keras_se3.layers import (
     FieldBatchNormalization,
+    FieldConcatenate,
     FieldDropout,
     Gate,
     InvariantPooling,
@@ -21,6 +22,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "FieldBatchNormalization",
+    "FieldConcatenate",
     "FieldDropout",
     "FieldType",
     "Gate",

@@ -182,12 +182,17 @@ class _Collapser:
 
     def call(self, op, args, kwargs, prefix, lowered):
         if hasattr(op, "to_stock_keras"):
-            (x,) = _single(op, args)
+            if isinstance(getattr(op, "input_fields", None), list):  # several inputs
+                xs = tree.flatten(args)
+                shape = [x.shape[1:] for x in xs]
+            else:
+                xs = _single(op, args)
+                shape = xs[0].shape[1:]
             try:
-                stock = op.to_stock_keras(x.shape[1:])
+                stock = op.to_stock_keras(shape)
             except NotImplementedError:
                 raise _unsupported(op) from None
-            return self.graph(stock, [x], prefix, lowered=True)
+            return self.graph(stock, xs, prefix, lowered=True)
         if isinstance(op, keras.Model):
             _inputs(op)  # a subclassed model raises
             inner = prefix if lowered else f"{prefix}{op.name}_"

@@ -1,6 +1,7 @@
 """Keras layers (keras.ops only)."""
 
 from keras_se3.layers.field_batch_norm import FieldBatchNormalization
+from keras_se3.layers.field_concatenate import FieldConcatenate
 from keras_se3.layers.field_dropout import FieldDropout
 from keras_se3.layers.gate import Gate
 from keras_se3.layers.invariant_pooling import InvariantPooling
@@ -13,6 +14,7 @@ from keras_se3.layers.se3_residual_block import SE3ResidualBlock
 
 __all__ = [
     "FieldBatchNormalization",
+    "FieldConcatenate",
     "FieldDropout",
     "Gate",
     "InvariantPooling",

@@ -21,6 +21,7 @@ from keras_se3 import FieldType, so3
 from keras_se3.export.exporters import relative_error
 from keras_se3.layers import (
     FieldBatchNormalization,
+    FieldConcatenate,
     FieldDropout,
     Gate,
     InvariantPooling,
@@ -58,6 +59,10 @@ class Example:
 
 
 EXAMPLES = {
+    FieldConcatenate: [
+        Example("two", lambda: FieldConcatenate(["1x0 + 1x1", "1x2 + 1x0"]), 5),
+        Example("o3-three", lambda: FieldConcatenate(["1x1o", "1x0e", "1x1e"]), 4),
+    ],
     SE3Conv3D: [
         Example(
             "padded", lambda: SE3Conv3D("1x0 + 1x1", 3, in_fields="1x1", padding=2), 6
@@ -194,24 +199,45 @@ def built(request, rng):
     example = request.param
     keras.utils.set_random_seed(6)
     layer = example.make()
-    channels = _types(layer, example)[0].dim
-    shape = (2,) + (example.size,) * 3 + (channels,)
-    inputs = keras.Input(shape[1:])
+    in_type = _types(layer, example)[0]
+    # A layer of several inputs (FieldConcatenate) gets lists of them.
+    several = isinstance(in_type, list)
+    shapes = [(2,) + (example.size,) * 3 + (t.dim,) for t in _listed(in_type)]
+    inputs = [keras.Input(shape[1:]) for shape in shapes]
+    inputs = inputs if several else inputs[0]
     model = keras.Model(inputs, layer(inputs))
     randomize_weights(model, rng)
-    update_bn_statistics(model, shape, rng, steps=example.steps)
-    x = rng.normal(size=shape).astype("float32")
+    update_bn_statistics(model, shapes[0], rng, steps=example.steps)
+    x = [rng.normal(size=shape).astype("float32") for shape in shapes]
+    x = x if several else x[0]
     y = to_numpy(layer(x, training=False))
     return example, layer, model, x, y
+
+
+def _listed(value):
+    """``value`` as a list (the inputs of a layer of one or several inputs)."""
+    return value if isinstance(value, list) else [value]
+
+
+def _shape(x, batch=True):
+    """The shape of ``x``, or the list of shapes of a list of inputs."""
+    shapes = [tuple(a.shape) if batch else tuple(a.shape[1:]) for a in _listed(x)]
+    return shapes if isinstance(x, list) else shapes[0]
+
+
+def _first(x):
+    """The first example of the batch ``x`` (of each input)."""
+    return [a[:1] for a in x] if isinstance(x, list) else x[:1]
 
 
 @pytest.mark.parametrize("built", CASES, indirect=True)
 def test_shapes_and_field_roles(built):
     example, layer, _, x, y = built
     in_type, out_type = _types(layer, example)
-    assert x.shape[-1] == in_type.dim
+    for part, t in zip(_listed(x), _listed(in_type)):
+        assert part.shape[-1] == t.dim
     assert y.shape[-1] == out_type.dim
-    assert y.shape == tuple(layer.compute_output_shape(x.shape))
+    assert y.shape == tuple(layer.compute_output_shape(_shape(x)))
 
 
 @pytest.mark.parametrize("built", CASES, indirect=True)
@@ -220,7 +246,7 @@ def test_config_round_trip(built):
     config = layer.get_config()
     clone = type(layer).from_config(config)
     assert clone.get_config() == config
-    clone.build(x.shape)
+    clone.build(_shape(x))
     clone.set_weights(layer.get_weights())
     np.testing.assert_array_equal(to_numpy(clone(x, training=False)), y)
 
@@ -245,7 +271,7 @@ def test_collapses_to_stock_keras(built):
     assert stock.name == layer.name
     assert relative_error([y], [to_numpy(stock(x))]) <= TOL
     # Named after `name` when given, every layer too.
-    renamed = layer.to_stock_keras(x.shape[1:], name="renamed")
+    renamed = layer.to_stock_keras(_shape(x, batch=False), name="renamed")
     assert renamed.name == "renamed"
     names = [
         inner.name
@@ -261,10 +287,15 @@ def test_exact_under_the_symmetries_of_the_cube(built):
     rotation-reflections too for O(3) types, in one batched call."""
     example, layer, _, x, y = built
     in_type, out_type = _types(layer, example)
-    group = so3.cube_symmetries() if in_type.has_parity else so3.cube_rotations()
-    x = x[:1]
+    parity = any(t.has_parity for t in _listed(in_type))
+    group = so3.cube_symmetries() if parity else so3.cube_rotations()
+    x = _first(x)
     y = y[:1]
-    moved = np.concatenate([rotate_grid(x, g, in_type) for g in group])
+    moved = [
+        np.concatenate([rotate_grid(part, g, t) for g in group])
+        for part, t in zip(_listed(x), _listed(in_type))
+    ]
+    moved = moved if isinstance(x, list) else moved[0]
     out = to_numpy(layer(moved, training=False))
     for i, g in enumerate(group):
         if y.ndim == 2:  # invariant features: only the fields' representation
