@@ -13,7 +13,7 @@ from keras_se3.export import ExportCheckError, to_onnx, to_saved_model
 from keras_se3.export.cli import main
 from keras_se3.export.exporters import onnx_op_types, relative_error
 from keras_se3.layers import FieldBatchNormalization, NormActivation, SE3Conv3D
-from keras_se3.models import cath_resnet, tetris_net
+from keras_se3.models import cath_resnet, se3_unet, tetris_net
 from tests.layer_checks import randomize_weights, update_bn_statistics
 
 
@@ -85,6 +85,21 @@ def test_cath_resnet_exports_to_onnx(tmp_path):
     error = to_onnx(net, tmp_path / "cath.onnx", check=True, check_inputs=[x])
     assert error <= 1e-5
     assert "Einsum" not in onnx_op_types(tmp_path / "cath.onnx")
+
+
+def test_se3_unet_exports_to_onnx(tmp_path):
+    # Per-voxel scalars and a vector, skip connections (Concatenate), transposed
+    # convolutions: onnxruntime on a 9^3 grid against the Keras model.
+    keras.utils.set_random_seed(3)
+    rng = np.random.default_rng(3)
+    net = se3_unet("1x0", "3x0 + 1x1", levels=1, hidden_fields=["2x0 + 1x1"] * 2)
+    randomize_weights(net, rng)
+    update_bn_statistics(net, (2, 9, 9, 9, 1), rng)
+    x = rng.normal(size=(2, 9, 9, 9, 1)).astype("float32")
+    error = to_onnx(net, tmp_path / "unet.onnx", check=True, check_inputs=[x])
+    assert error <= 1e-5
+    ops = onnx_op_types(tmp_path / "unet.onnx")
+    assert "Einsum" not in ops and "Concat" in ops
 
 
 def test_onnx_conversion_without_safety_copies_falls_back_when_a_pass_fails(
