@@ -35,7 +35,7 @@ SLOW = {
     "tests/examples/test_chirality.py": "*",  # trains two nets, ~30 s
     "tests/test_distributed.py": "*",  # one subprocess training on 2 replicas, 78 s
     "tests/test_jax_data_parallel.py": "*",  # a JAX subprocess, 2 training steps
-    "tests/test_backends.py": "*",  # 3 subprocesses of other backends, 3 nets each
+    "tests/test_backends.py": "*",  # 4 subprocesses of other backends per net
     "tests/models/test_reference_training.py": "*",  # 16^3 paper-code steps, ~15 s each
     "tests/models/test_mixed_precision.py": [
         "test_tetris_net_trains_under_mixed_bfloat16_and_stays_invariant"
@@ -54,7 +54,8 @@ SLOW = {
         "test_tetris_net_after_training_steps",
     ],
     "tests/export/test_export.py": [
-        "test_onnx_parity_names_dynamic_batch_and_standard_ops"
+        "test_onnx_parity_names_dynamic_batch_and_standard_ops",
+        "test_deep_paper_nets_export_to_onnx",  # tf2onnx on the CATH ResNet, 21 s
     ],
     "tests/test_optimizers.py": ["test_tetris_net_coefficients_take_full_steps"],
     # Generates every split of the small Tetris config.

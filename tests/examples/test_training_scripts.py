@@ -1,8 +1,9 @@
 """End-to-end runs of examples/cath.py and examples/shrec17.py on the dummy data.
 
 Each script runs as a subprocess for one step of one epoch on small grids, with the
-real networks, and must exit 0 with its checkpoints, its saved model (and where
-asked its exports) and a final accuracy in its summary.  The CATH run also covers
+real networks, and must exit 0 with its checkpoints, its saved model and a final
+accuracy in its summary (the nets' exports are tested in tests/export, the
+scripts' export step in tests/training/test_multiworker.py).  The CATH run also covers
 mixed precision (bfloat16 on CPU), the SHREC17 runs the mirrored strategy on 2
 logical CPU devices and a run that resumes from its backup.
 """
@@ -86,7 +87,7 @@ def test_cath_end_to_end_mixed_precision(data_dir, tmp_path):
         # bfloat16 Conv3D weight gradient on CPU is garbage, sometimes NaN.
         "--grid-size", 24, "--mixed-precision",
         # The CATH ResNet's export is tested in tests/export (test_export.py),
-        # the scripts' export step by the SHREC17 run below.
+        # the scripts' export step by the two-worker run (tests/training).
         "--no-export",
     )  # fmt: skip
     assert result.returncode == 0, log
@@ -118,7 +119,9 @@ def shrec17_args(data_dir, out):
 @pytest.mark.slow
 def test_shrec17_end_to_end_mirrored(data_dir, tmp_path):
     out = tmp_path / "shrec17"
-    args = shrec17_args(data_dir, out)
+    # The SHREC17 net's export is tested in tests/export (test_export.py), the
+    # scripts' export step by the two-worker run (tests/training).
+    args = [*shrec17_args(data_dir, out), "--no-export"]
     result, log = run("shrec17.py", *args, *QUICK, "--grid-size", 16)
     assert result.returncode == 0, log
     assert "(MirroredStrategy), 2 replica(s)" in result.stdout, log
@@ -134,7 +137,9 @@ def test_shrec17_end_to_end_mirrored(data_dir, tmp_path):
         sigma=2 / 16,
         batch_size=2,
     )
-    summary = check_outputs(out, log, "validation", validation, num_examples=2)
+    summary = check_outputs(
+        out, log, "validation", validation, num_examples=2, exported=False
+    )
     assert summary["trainable_parameters"] == 142_617
     assert summary["replicas"] == 2
     assert summary["epochs_this_run"] == 1 and summary["resumed_after_epoch"] == 0

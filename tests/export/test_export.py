@@ -13,7 +13,7 @@ from keras_se3.export import ExportCheckError, to_onnx, to_saved_model
 from keras_se3.export.cli import main
 from keras_se3.export.exporters import onnx_op_types, relative_error
 from keras_se3.layers import FieldBatchNormalization, NormActivation, SE3Conv3D
-from keras_se3.models import cath_resnet, se3_unet, tetris_net
+from keras_se3.models import cath_resnet, se3_unet, shrec17_net, tetris_net
 from tests.layer_checks import randomize_weights, update_bn_statistics
 
 
@@ -71,20 +71,25 @@ def test_onnx_parity_names_dynamic_batch_and_standard_ops(model, tmp_path):
         assert relative_error([reference], [y]) <= 1e-5
 
 
-def test_cath_resnet_exports_to_onnx(tmp_path):
-    # The deepest paper net (residual blocks, shortcuts, field batch norm) with
+@pytest.mark.parametrize(
+    "build, size",
+    [(cath_resnet, 16), (lambda: shrec17_net(num_classes=7), 17)],
+    ids=["cath", "shrec17"],
+)
+def test_deep_paper_nets_export_to_onnx(build, size, tmp_path):
+    # The deep paper nets (residual blocks and shortcuts; the SHREC17 stack) with
     # trained-looking weights and batch-norm statistics, through collapse and
-    # tf2onnx, run by onnxruntime.  (The CATH script's end-to-end test trains
-    # without exporting; the scripts' export code is tested by the SHREC17 one.)
+    # tf2onnx, run by onnxruntime.  (Their scripts' end-to-end tests train
+    # without exporting; the scripts' export code is tested by the two-worker run.)
     keras.utils.set_random_seed(2)
     rng = np.random.default_rng(2)
-    net = cath_resnet()
+    net = build()
     randomize_weights(net, rng)
-    update_bn_statistics(net, (2, 16, 16, 16, 1), rng)
-    x = rng.normal(size=(2, 16, 16, 16, 1)).astype("float32")
-    error = to_onnx(net, tmp_path / "cath.onnx", check=True, check_inputs=[x])
+    update_bn_statistics(net, (2, size, size, size, 1), rng)
+    x = rng.normal(size=(2, size, size, size, 1)).astype("float32")
+    error = to_onnx(net, tmp_path / "net.onnx", check=True, check_inputs=[x])
     assert error <= 1e-5
-    assert "Einsum" not in onnx_op_types(tmp_path / "cath.onnx")
+    assert "Einsum" not in onnx_op_types(tmp_path / "net.onnx")
 
 
 def test_se3_unet_exports_to_onnx(tmp_path):
