@@ -77,15 +77,22 @@ class FieldConcatenate(FieldLayer):
             )
         for i, (shape, part) in enumerate(zip(input_shape, self.parts)):
             self.check_input_channels(shape, part, label=f"fields[{i}]")
-        spatial = {tuple(shape[:-1]) for shape in input_shape}
-        if len({s for s in spatial if None not in s}) > 1:
+        self._check_grids(input_shape)
+
+    def _check_grids(self, shapes):
+        """Raise a clear error for inputs of different (known) grid sizes."""
+        grids = {tuple(shape[1:-1]) for shape in shapes}
+        if len({g for g in grids if None not in g}) > 1:
             raise ValueError(
-                f"Layer '{self.name}' (FieldConcatenate) needs inputs of one batch "
-                f"and grid size, got shapes {[tuple(s) for s in input_shape]}: crop "
-                "or pad the skip connection to the upsampled grid."
+                f"Layer '{self.name}' (FieldConcatenate) needs inputs of one grid "
+                f"size, got shapes {[tuple(s) for s in shapes]}: crop or pad the "
+                "skip connection to the upsampled grid (in se3_unet: use a grid size "
+                "from keras_se3.models.unet_grid_sizes)."
             )
 
     def call(self, inputs):
+        # Built on unknown sizes (None), the grids are checked when known.
+        self._check_grids([tuple(x.shape) for x in inputs])
         return ops.concatenate(list(inputs), axis=-1)
 
     def compute_output_shape(self, input_shape):

@@ -40,7 +40,7 @@ def test_inputs_that_do_not_match_are_clear_errors():
         FieldConcatenate(["2x0", "1x1"]).build(
             [(1, 4, 4, 4, 2), (1, 4, 4, 4, 3), (1, 4, 4, 4, 1)]
         )
-    with pytest.raises(ValueError, match="one batch and grid size"):
+    with pytest.raises(ValueError, match="one grid size"):
         FieldConcatenate(["2x0", "1x1"]).build([(1, 4, 4, 4, 2), (1, 5, 5, 5, 3)])
 
 

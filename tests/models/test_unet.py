@@ -69,6 +69,10 @@ def test_grid_sizes_the_levels_do_not_divide_are_a_clear_error():
             build(levels=2, input_shape=(16, 16, 16, 1))
         with pytest.raises(ValueError, match="divisible by 2"):
             build(levels=1, input_shape=(9, 9, 8, 1))
+    # Built for any size (None), called on one the levels do not divide.
+    net = se3_unet(levels=1, hidden_fields=SMALL[:2])
+    with pytest.raises(ValueError, match="unet_grid_sizes"):
+        net(np.zeros((1, 10, 10, 10, 1), "float32"))
     with pytest.raises(ValueError, match="levels \\+ 1 = 3 hidden field types"):
         se3_unet(levels=2, hidden_fields=SMALL[:2])
 
