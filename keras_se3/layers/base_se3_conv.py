@@ -222,6 +222,10 @@ class BaseSE3Conv(FieldLayer):
             trainable=True,
         )
         self._in_keys, self._out_keys = in_keys, out_keys
+        # Where assembled_kernel cuts the flat weights: one split per weight.
+        offsets = list(self._segments.values())
+        self._basis_cuts = [segment[0] for segment in offsets[1:]]
+        self._coefficient_cuts = [segment[2] for segment in offsets[1:]]
         # The kernel is assembled with channels grouped by key; these gathers put
         # the channels back in the field types' order (None when already there).
         self._in_gather = ungroup_index(self.in_fields, in_keys)
@@ -253,21 +257,26 @@ class BaseSE3Conv(FieldLayer):
         # One split per flat weight, not a slice per segment: a slice costs a
         # variable read and a strided slice (and its gradient) per coupling, and
         # tracing those was a third of a traced training step of the CATH ResNet.
-        bases = self._split(self.basis_kernels, 0)
-        weights = self._split(self.coefficients, 2)
+        parts = zip(
+            self._segments,
+            _split(self.basis_kernels, self._basis_cuts),
+            _split(self.coefficients, self._coefficient_cuts),
+        )
+        pieces = {key: (basis, weights) for key, basis, weights in parts}
         columns = []
         for l_out, p_out in self._out_keys:
             d_out = self.out_fields.multiplicity(l_out, p_out) * (2 * l_out + 1)
             blocks = []
             for l_in, p_in in self._in_keys:
                 d_in = self.in_fields.multiplicity(l_in, p_in) * (2 * l_in + 1)
-                segment = self._segments.get(((l_in, p_in), (l_out, p_out)))
-                if segment is not None:
-                    n = list(self._segments).index(((l_in, p_in), (l_out, p_out)))
+                key = ((l_in, p_in), (l_out, p_out))
+                if key in pieces:
+                    basis, weights = pieces[key]
+                    _, basis_shape, _, coefficient_shape = self._segments[key]
                     block = ops.einsum(
                         "uvb,bxyzio->xyzuivo",
-                        ops.reshape(weights[n], segment[3]),
-                        ops.reshape(bases[n], segment[1]),
+                        ops.reshape(weights, coefficient_shape),
+                        ops.reshape(basis, basis_shape),
                     )
                     block = ops.reshape(block, k + (d_in, d_out))
                 else:
@@ -282,13 +291,6 @@ class BaseSE3Conv(FieldLayer):
         if self._out_gather is not None:
             kernel = ops.take(kernel, self._out_gather, axis=4)
         return kernel
-
-    def _split(self, flat, offset_field):
-        """``flat`` cut into its segments, in ``self._segments``' order."""
-        starts = [segment[offset_field] for segment in self._segments.values()]
-        if len(starts) == 1:
-            return [flat]
-        return ops.split(flat, starts[1:])
 
     def check_grid(self, input_shape):
         """Raise a clear error for a grid this convolution cannot take."""
@@ -323,3 +325,8 @@ class BaseSE3Conv(FieldLayer):
             }
         )
         return config
+
+
+def _split(flat, cuts):
+    """``flat`` cut at the offsets ``cuts`` (the whole of it without cuts)."""
+    return ops.split(flat, cuts) if cuts else [flat]
