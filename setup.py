@@ -3,7 +3,7 @@ from setuptools import find_packages, setup
 # The TFDS builders live in the top-level `datasets/<name>/` folders (the `tfds new`
 # layout) and are installed as `keras_se3.datasets.<name>`: importing
 # `keras_se3.datasets` registers them. No top-level `datasets` package is installed.
-_DATASETS = ("tetris", "cath", "shrec17")
+_DATASETS = ("tetris", "tetris_scenes", "cath", "shrec17")
 _DATA_FILES = [
     "README.md",
     "CITATIONS.bib",

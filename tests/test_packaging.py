@@ -4,7 +4,7 @@
 downloaded).  The wheel goes into a new virtual environment whose only other
 packages are the test environment's dependencies (a ``.pth`` file points at them;
 the checkout's editable install is not among them), and a process started
-outside the checkout imports keras_se3, finds the three TFDS builders registered
+outside the checkout imports keras_se3, finds the four TFDS builders registered
 with their metadata and dummy data, and runs the ``keras-se3`` command line.
 """
 
@@ -26,8 +26,8 @@ import keras_se3, keras_se3.datasets, tensorflow_datasets as tfds
 where = pathlib.Path(keras_se3.__file__).resolve()
 assert str(where).startswith(sys.prefix), f"keras_se3 imported from {where}"
 builders = set(tfds.list_builders())
-assert {"tetris", "cath", "shrec17"} <= builders, sorted(builders)[:20]
-for name in ("tetris", "cath", "shrec17"):
+assert {"tetris", "tetris_scenes", "cath", "shrec17"} <= builders, sorted(builders)[:20]
+for name in ("tetris", "tetris_scenes", "cath", "shrec17"):
     folder = pathlib.Path(keras_se3.datasets.__file__).parent / name
     assert (folder / "README.md").is_file() and (folder / "checksums.tsv").is_file()
 assert any((folder / "dummy_data").iterdir())
@@ -49,6 +49,8 @@ def test_sdist_and_wheel_install_and_work_away_from_the_checkout(tmp_path):
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
     assert "keras_se3/datasets/tetris/tetris_dataset_builder.py" in names
+    assert "keras_se3/datasets/tetris_scenes/tetris_scenes_dataset_builder.py" in names
+    assert "keras_se3/datasets/tetris_scenes/README.md" in names
     assert "keras_se3/datasets/cath/dummy_data/cath_10arch_ca.npz" in names
     assert not any(name.startswith(("tests/", "datasets/")) for name in names)
     assert any(name.endswith(".dist-info/licenses/LICENSE") for name in names) or any(

@@ -1,11 +1,12 @@
-"""TFDS datasets of the paper: ``tetris``, ``cath`` and ``shrec17``.
+"""TFDS datasets: ``tetris``, ``cath``, ``shrec17`` (the paper's) and ``tetris_scenes``.
 
-Importing this package registers the three TensorFlow Datasets builders, so that::
+Importing this package registers the four TensorFlow Datasets builders, so that::
 
     import tensorflow_datasets as tfds
     import keras_se3.datasets  # noqa: F401  (registers the builders)
 
     tfds.load("tetris")             # generated, no download
+    tfds.load("tetris_scenes")      # generated: per-voxel classes and centroid offsets
     tfds.load("cath/10arch")        # downloads cath_10arch_ca.npz (or manual_dir)
     tfds.load("shrec17/perturbed")  # manual download (see the builder's README)
 
@@ -51,8 +52,12 @@ from keras_se3.datasets.pipelines import (  # noqa: E402
 )
 from keras_se3.datasets.shrec17 import shrec17_dataset_builder  # noqa: E402
 from keras_se3.datasets.tetris import tetris_dataset_builder  # noqa: E402
+from keras_se3.datasets.tetris_scenes import (  # noqa: E402
+    tetris_scenes_dataset_builder,
+)
 
 Tetris = tetris_dataset_builder.Builder
+TetrisScenes = tetris_scenes_dataset_builder.Builder
 Cath = cath_dataset_builder.Builder
 Shrec17 = shrec17_dataset_builder.Builder
 
@@ -60,6 +65,7 @@ __all__ = [
     "Cath",
     "Shrec17",
     "Tetris",
+    "TetrisScenes",
     "cath_pipeline",
     "shrec17_pipeline",
     "tetris_pipeline",

@@ -73,6 +73,92 @@ def piece_offset(piece, grid_size, block_size, style="centred"):
     return np.floor(centre - half + 0.5) + half
 
 
+def piece_centroid(
+    piece,
+    rotation=None,
+    *,
+    grid_size=37,
+    block_size=5,
+    style="centred",
+    offset=None,
+):
+    """Exact centre of mass of the piece that :func:`tetris_voxels` voxelises.
+
+    The analytic centroid of the continuous piece (its cubes weighted by their
+    volumes, which differ for ``style="paper_code"``), not of the voxel grid,
+    placed as :func:`tetris_voxels` places the piece for the same arguments:
+    ``R (c - t0) + offset`` with ``c`` the centroid in the box's frame and ``t0``
+    = :func:`piece_offset`.  The fit checks of :func:`tetris_voxels` are not made.
+
+    Args:
+        piece: a name in :data:`TETRIS_NAMES`.
+        rotation: ``[3, 3]`` rotation matrix, or None for the canonical orientation.
+        grid_size: voxels per axis ``n``.
+        block_size: voxels per cube edge.
+        style: as for :func:`tetris_voxels`.
+        offset: ``[3]`` translation in voxels, or None.
+
+    Returns:
+        A float64 array ``[3]``: (x, y, z) in voxels from the grid centre, along
+        the array axes (voxel ``i``'s centre is at ``i - (n - 1) / 2``).
+
+    Raises:
+        ValueError: for an unknown piece or style.
+
+    Example::
+
+        piece_centroid("line", grid_size=17, block_size=3)  # [0, 0, -0.5]
+    """
+    if piece not in TETRIS_PIECES:
+        raise ValueError(f"Unknown Tetris piece {piece!r}; known: {TETRIS_NAMES}.")
+    edges = cell_edges(block_size, style).astype(np.float64)
+    cubes = np.asarray(TETRIS_PIECES[piece])
+    middles = ((edges[:-1] + edges[1:]) / 2)[cubes]  # [4, 3] cube centres
+    volumes = np.prod(np.diff(edges)[cubes], axis=1)  # [4]
+    centre = (middles * volumes[:, None]).sum(axis=0) / volumes.sum()
+    x = centre - piece_offset(piece, grid_size, block_size, style)
+    if rotation is not None:
+        x = np.asarray(rotation, dtype=np.float64) @ x
+    if offset is not None:
+        x = x + np.asarray(offset, dtype=np.float64)
+    return x
+
+
+def piece_radius(piece, block_size=5, style="centred"):
+    """Radius of a piece's bounding sphere about its centroid, in voxels.
+
+    The distance from :func:`piece_centroid` to the farthest cube corner: the
+    piece stays inside this sphere in every orientation, which is what placing
+    pieces that must not overlap whatever their rotation needs.
+
+    Args:
+        piece: a name in :data:`TETRIS_NAMES`.
+        block_size: voxels per cube edge.
+        style: as for :func:`tetris_voxels`.
+
+    Returns:
+        A float.
+
+    Example::
+
+        piece_radius("line", block_size=1)  # sqrt(0.5^2 + 0.5^2 + 2^2) = 2.12
+    """
+    if piece not in TETRIS_PIECES:
+        raise ValueError(f"Unknown Tetris piece {piece!r}; known: {TETRIS_NAMES}.")
+    edges = cell_edges(block_size, style).astype(np.float64)
+    cubes = np.asarray(TETRIS_PIECES[piece])
+    corners = np.array(
+        [[i, j, k] for i in (0, 1) for j in (0, 1) for k in (0, 1)], dtype=np.int64
+    )
+    points = edges[(cubes[:, None, :] + corners).reshape(-1, 3)]  # [32, 3]
+    # The centroid in the box's frame: piece_centroid is relative to the grid
+    # centre, i.e. shifted by piece_offset.
+    centre = piece_centroid(
+        piece, grid_size=1, block_size=block_size, style=style
+    ) + piece_offset(piece, 1, block_size, style)
+    return float(np.linalg.norm(points - centre, axis=-1).max())
+
+
 def tetris_voxels(
     piece,
     rotation=None,

@@ -7,3 +7,6 @@ from keras_se3.datasets.shrec17.shrec17_dataset_builder_test import (  # noqa: F
 from keras_se3.datasets.tetris.tetris_dataset_builder_test import (  # noqa: F401
     TetrisTest,
 )
+from keras_se3.datasets.tetris_scenes.tetris_scenes_dataset_builder_test import (  # noqa: F401
+    TetrisScenesTest,
+)

@@ -6,6 +6,8 @@ from keras_se3.datasets.tetris_pieces import (
     TETRIS_NAMES,
     TETRIS_PIECES,
     cell_edges,
+    piece_centroid,
+    piece_radius,
     tetris_voxels,
     tetris_voxels_tf,
 )
@@ -151,3 +153,57 @@ def test_an_offset_moves_the_centre_of_mass_by_itself():
             ]
             shift = np.subtract(com[3:], com[:3])
             np.testing.assert_allclose(shift, offset, atol=0.5 / s + 1e-6)
+
+
+def _mass_centre(grid):
+    n = grid.shape[0]
+    centres = np.arange(n) - (n - 1) / 2
+    index = np.stack(np.meshgrid(centres, centres, centres, indexing="ij"), axis=-1)
+    return np.einsum("xyz,xyzc->c", grid, index) / grid.sum()
+
+
+@pytest.mark.parametrize("style", ["centred", "box", "paper_code"])
+def test_piece_centroid_is_the_voxelised_pieces_mass_centre(style):
+    # Canonical pieces are exact 0/1 blocks: the mass centres agree exactly.
+    for piece in TETRIS_NAMES:
+        kwargs = dict(grid_size=20, block_size=3, style=style)
+        np.testing.assert_allclose(
+            piece_centroid(piece, **kwargs),
+            _mass_centre(tetris_voxels(piece, **kwargs)),
+            atol=1e-12,
+        )
+    # centred: within half a voxel of the grid centre, per axis.
+    np.testing.assert_array_equal(
+        piece_centroid("line", grid_size=17, block_size=3), [0, 0, -0.5]
+    )
+
+
+def test_piece_centroid_follows_rotation_and_offset():
+    # To the sub-voxel lattice's resolution (partial volumes of a turned piece).
+    rng = np.random.default_rng(1)
+    for piece, rotation in zip(TETRIS_NAMES, so3.random_rotation(8, seed=1)):
+        offset = rng.uniform(-0.5, 0.5, 3)
+        kwargs = dict(grid_size=21, block_size=3, supersampling=5)
+        grid = tetris_voxels(piece, rotation, offset=offset, **kwargs)
+        expected = piece_centroid(
+            piece, rotation, grid_size=21, block_size=3, offset=offset
+        )
+        np.testing.assert_allclose(_mass_centre(grid), expected, atol=0.02)
+
+
+def test_piece_radius_bounds_the_piece_in_every_orientation():
+    assert piece_radius("line", 1) == pytest.approx(np.sqrt(0.5**2 + 0.5**2 + 2**2))
+    assert piece_radius("square", 2) == pytest.approx(3.0)  # corner of a 4x4x2 slab
+    n = 21
+    centres = np.arange(n) - (n - 1) / 2
+    index = np.stack(np.meshgrid(centres, centres, centres, indexing="ij"), axis=-1)
+    for piece, rotation in zip(TETRIS_NAMES, so3.random_rotation(8, seed=2)):
+        grid = tetris_voxels(piece, rotation, grid_size=n, block_size=3)
+        centre = piece_centroid(piece, rotation, grid_size=n, block_size=3)
+        reach = np.linalg.norm(index[grid > 0] - centre, axis=-1).max()
+        # A voxel with mass has its centre within half a diagonal of the piece.
+        assert reach <= piece_radius(piece, 3) + np.sqrt(3) / 2
+    with pytest.raises(ValueError, match="Unknown Tetris piece"):
+        piece_radius("S")
+    with pytest.raises(ValueError, match="Unknown Tetris piece"):
+        piece_centroid("S")
