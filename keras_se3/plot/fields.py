@@ -175,6 +175,9 @@ def plot_field_slice(
                 colour = np.linalg.norm(sub, axis=-1)
                 colour_args = {"cmap": cmap or "viridis"}
                 label = "norm"
+            # Matplotlib scales arrows by their mean length: fix the scale of an
+            # all-zero slice, which it would divide by zero.
+            scale = {} if np.any(sub[..., list(in_plane)]) else {"scale": 1.0}
             arrows = ax.quiver(
                 su.T,
                 sv.T,
@@ -187,6 +190,7 @@ def plot_field_slice(
                 edgecolor="0.2",
                 linewidth=0.4,
                 **colour_args,
+                **scale,
             )
             ax.set_xlim(extent[:2])
             ax.set_ylim(extent[2:])

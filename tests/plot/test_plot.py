@@ -5,6 +5,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import keras
 import numpy as np
@@ -234,6 +235,15 @@ def test_plot_field_slice_shows_selected_fields():
     fig = plot_field_slice(volume, "2x0 + 1x1", field_indices=[2])
     titles = [ax.get_title() for ax in fig.axes]
     assert "field 2 (vector)" in titles and "field 0 (scalar)" not in titles
+
+
+def test_plot_field_slice_draws_an_all_zero_vector_field_without_warnings(tmp_path):
+    # A net's prediction can be 0 on a whole slice; Matplotlib's arrow autoscale
+    # would divide by zero (RuntimeWarning) and draw nothing sensible.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = plot_field_slice(np.zeros((5, 5, 5, 3)), "1x1", path=tmp_path / "z.png")
+    assert "field 0 (vector)" in [ax.get_title() for ax in fig.axes]
 
 
 @pytest.mark.parametrize(
