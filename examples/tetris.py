@@ -70,6 +70,7 @@ def _steerable_options(args):
         momentum=0.9,
         parametrization=args.parametrization,
         padding=args.padding,
+        triple_products=args.triple_products,
     )
 
 
@@ -167,6 +168,7 @@ RECIPES = {
         train_orientation="random",
         augment="none",
         basis="paper",
+        triple_products=0,
     ),
 }
 
@@ -181,7 +183,7 @@ def parse_args(argv=None):
         "schedule and training orientation of the paper's Tetris script (sets the "
         "defaults of --input-blur 0.866 --lowpass-sigma 0 --no-batch-norm "
         "--parametrization scaled_basis --schedule se3cnn --learning-rate 0.1 "
-        "--padding 4 --train-orientation random)",
+        "--padding 4 --train-orientation random --triple-products 0)",
     )
     parser.add_argument(
         "--seeds", type=int, default=3, help="runs per model (paper: 17)"
@@ -239,6 +241,14 @@ def parse_args(argv=None):
         default=1.22,
         metavar="SIGMA",
         help="low-pass before each subsampling (0: the paper's 0.87)",
+    )
+    parser.add_argument(
+        "--triple-products",
+        type=int,
+        default=16,
+        metavar="K",
+        help="TripleProductPooling features of block 2 for the classifier "
+        "(they tell the mirror-image pieces apart); 0: the paper's head",
     )
     parser.add_argument(
         "--batch-norm",

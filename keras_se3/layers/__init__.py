@@ -11,6 +11,7 @@ from keras_se3.layers.se3_conv3d import SE3Conv3D
 from keras_se3.layers.se3_conv3d_transpose import SE3Conv3DTranspose
 from keras_se3.layers.se3_gated_conv3d import SE3GatedConv3D
 from keras_se3.layers.se3_residual_block import SE3ResidualBlock
+from keras_se3.layers.triple_product_pooling import TripleProductPooling
 
 __all__ = [
     "FieldBatchNormalization",
@@ -24,4 +25,5 @@ __all__ = [
     "SE3Conv3DTranspose",
     "SE3GatedConv3D",
     "SE3ResidualBlock",
+    "TripleProductPooling",
 ]

@@ -6,6 +6,7 @@ from keras_se3.field_type import FieldType
 from keras_se3.layers.invariant_pooling import InvariantPooling
 from keras_se3.layers.low_pass import LowPassDownsampling3D, paper_sigma
 from keras_se3.layers.se3_gated_conv3d import SE3GatedConv3D
+from keras_se3.layers.triple_product_pooling import TripleProductPooling
 
 #: (field type, stride) of the four gated layers; kernel 5 throughout.
 TETRIS_LAYERS = (
@@ -51,6 +52,7 @@ def tetris_net(
     momentum=0.99,
     parametrization="unit_basis",
     reflections=False,
+    triple_products=0,
 ):
     """The paper's steerable Tetris classifier.
 
@@ -90,12 +92,25 @@ def tetris_net(
             ...), the ones convolutions reach from a density.  The net is then
             invariant to reflections too, so it gives a piece and its mirror image
             the same logits (``examples/chirality.py``).
+        triple_products: 0 (the paper's net) or the number of
+            :class:`TripleProductPooling` features of the second block's vector
+            fields, batch-normalised and given to the classifier beside the
+            pooled scalars.  They tell the two mirror-image pieces apart from
+            the start of training (docs/results.md); the example's recipe uses
+            16.  Not with ``reflections`` (they change sign under reflections).
 
     Returns:
         A ``keras.Model`` mapping ``[batch, x, y, z, 1]`` to logits.
     """
+    if triple_products and reflections:
+        raise ValueError(
+            "triple_products tell a piece from its mirror image, and a net with "
+            "reflections=True is built to give both the same logits: use one of "
+            "the two."
+        )
     inputs = keras.Input(input_shape, name="voxels")
     x, fields = inputs, _with_reflections(FieldType("1x0"), reflections)
+    chirality = None
     if input_blur is not None:
         x = LowPassDownsampling3D(1, sigma=input_blur, name="input_blur")(x)
     for index, (out_fields, stride) in enumerate(TETRIS_LAYERS):
@@ -115,7 +130,15 @@ def tetris_net(
             name=f"gated_{index + 1}",
         )(x)
         fields = FieldType(out_fields)
+        if triple_products and index == 1:
+            chirality = TripleProductPooling(fields, triple_products, name="triple")(x)
+            # Cubic in the fields: normalised before the classifier mixes it in.
+            chirality = keras.layers.BatchNormalization(
+                momentum=momentum, name="triple_norm"
+            )(chirality)
     x = InvariantPooling(fields, name="pool")(x)
+    if chirality is not None:
+        x = keras.layers.Concatenate(name="features")([x, chirality])
     x = keras.layers.Dropout(dropout, name="dropout")(x)
     outputs = keras.layers.Dense(num_classes, name="logits")(x)
     return keras.Model(inputs, outputs, name=name)

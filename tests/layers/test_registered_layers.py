@@ -31,6 +31,7 @@ from keras_se3.layers import (
     SE3Conv3DTranspose,
     SE3GatedConv3D,
     SE3ResidualBlock,
+    TripleProductPooling,
 )
 from keras_se3.layers.field_layer import FieldLayer
 from keras_se3.transforms import rotate_grid
@@ -101,6 +102,11 @@ EXAMPLES = {
     InvariantPooling: [
         Example("max", lambda: InvariantPooling("1x1 + 2x0", mode="max"), 4),
         Example("o3", lambda: InvariantPooling("1x1o + 1x0o + 1x0e"), 4),
+    ],
+    TripleProductPooling: [
+        Example("so3", lambda: TripleProductPooling("1x0 + 3x1 + 1x2", units=2), 5),
+        # 1o vectors: pseudo-scalars (0o), which change sign under reflections.
+        Example("o3", lambda: TripleProductPooling("4x1o + 1x0e", units=3), 5),
     ],
     FieldBatchNormalization: [
         Example("so3", lambda: FieldBatchNormalization("1x0 + 1x1"), 4, steps=2),

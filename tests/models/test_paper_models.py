@@ -2,6 +2,7 @@ import keras
 import numpy as np
 import pytest
 
+import keras_se3
 from keras_se3 import so3
 from keras_se3.models import (
     cath_cnn,
@@ -56,6 +57,18 @@ def test_tetris_net_is_invariant_under_cube_rotations(basis):
     keras.utils.set_random_seed(0)
     # Total stride 4: (9 - 1) is divisible by it, so the subsampled grids stay centred.
     assert _invariance_error(tetris_net(basis=basis), 9) <= 1e-4
+
+
+def test_tetris_net_with_triple_products_is_invariant_and_collapses():
+    keras.utils.set_random_seed(0)
+    model = tetris_net(triple_products=8, batch_norm=True)
+    assert _trainable(model) == 41_198 + 16 * 3 * 8 + 8 * 8 + 2 * 8
+    assert _invariance_error(model, 9) <= 1e-4
+    x = np.random.default_rng(2).normal(size=(2, 9, 9, 9, 1)).astype("float32")
+    collapsed = keras_se3.collapse(model)
+    np.testing.assert_allclose(
+        to_numpy(collapsed(x)), to_numpy(model(x, training=False)), atol=1e-5
+    )
 
 
 def test_tetris_net_options_wire_through_and_add_no_parameters():
@@ -117,9 +130,10 @@ def test_tetris_net_trains_and_gradients_reach_every_weight():
         assert grad is not None and np.any(to_numpy(grad) != 0), weight.path
 
 
-def test_tetris_net_save_and_reload(tmp_path):
+@pytest.mark.parametrize("triple_products", [0, 8])
+def test_tetris_net_save_and_reload(tmp_path, triple_products):
     keras.utils.set_random_seed(4)
-    model = tetris_net(basis="default")
+    model = tetris_net(basis="default", triple_products=triple_products)
     x = np.random.default_rng(1).normal(size=(2, 9, 9, 9, 1)).astype("float32")
     path = tmp_path / "tetris.keras"
     model.save(path)
