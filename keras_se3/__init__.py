@@ -15,6 +15,7 @@ from keras_se3.layers import (
     SE3Conv3DTranspose,
     SE3GatedConv3D,
     SE3ResidualBlock,
+    TripleProductPooling,
 )
 from keras_se3.transforms import resample_grid, rotate_grid
 
@@ -33,6 +34,7 @@ __all__ = [
     "SE3Conv3DTranspose",
     "SE3GatedConv3D",
     "SE3ResidualBlock",
+    "TripleProductPooling",
     "basis",
     "collapse",
     "optimizers",
