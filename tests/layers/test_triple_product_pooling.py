@@ -67,6 +67,7 @@ def _separation(y, count):
     return np.abs(a.mean(0) - b.mean(0)) / spread
 
 
+@pytest.mark.slow  # a tetris_net at 17^3: 26 s on JAX, run on TensorFlow
 def test_tells_the_mirror_image_tetris_pieces_apart_at_initialisation():
     # The reason for the layer: an untrained tetris_net's pooled invariants do not
     # tell chiral_1 from its mirror image chiral_2 (docs/results.md) beyond the

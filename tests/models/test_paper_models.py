@@ -59,6 +59,7 @@ def test_tetris_net_is_invariant_under_cube_rotations(basis):
     assert _invariance_error(tetris_net(basis=basis), 9) <= 1e-4
 
 
+@pytest.mark.slow  # 36 s on JAX (collapse); run on TensorFlow
 def test_tetris_net_with_triple_products_is_invariant_and_collapses():
     keras.utils.set_random_seed(0)
     model = tetris_net(triple_products=8, batch_norm=True)
