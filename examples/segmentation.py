@@ -248,10 +248,16 @@ def plot_scene(path, voxels, targets, predictions):
     fields = " + ".join("1x1" if p.shape[-1] == 3 else "1x0" for _, p in panels)
     volume = np.concatenate([p for _, p in panels], axis=-1)
     index = int(np.argmax(np.sum(targets[..., 0] > 0, axis=(0, 1))))
-    fig = plot_field_slice(volume, fields, axis="z", index=index, ncols=3)
+    # Arrows at their length in voxels: each points at its piece's centre.
+    fig = plot_field_slice(
+        volume, fields, axis="z", index=index, ncols=3, arrow_step=1, arrow_scale=1
+    )
     images = [ax for ax in fig.axes if ax.get_xlabel() == "x"]  # not colour bars
     for ax, (title, _) in zip(images, panels):
         ax.set_title(title, fontsize=9)
+        if "class" in title:  # the same colour for a class in every panel
+            ax.images[0].set_cmap("tab10")
+            ax.images[0].set_clim(0, 9)
     fig.suptitle(f"a rotated test scene (test split), slice z = {index}")
     fig.savefig(path, dpi=100)
 

@@ -68,6 +68,7 @@ def plot_field_slice(
     field_indices=None,
     vector_colour="normal",
     arrow_step=None,
+    arrow_scale=None,
     cmap=None,
     ncols=4,
     panel_size=3.0,
@@ -95,6 +96,9 @@ def plot_field_slice(
         vector_colour: ``"normal"`` or ``"norm"``, see above.
         arrow_step: draw an arrow at every ``arrow_step``-th voxel; None: about
             24 arrows along each side at most.
+        arrow_scale: None (Matplotlib scales the arrows to the panel), or the
+            length in voxels of an arrow per unit of the vector (1: a vector
+            drawn at its own length in voxels, for displacements).
         cmap: colormap name; default "viridis" for scalars and norms, "RdBu_r"
             for a vector's normal component.
         ncols: panels per row.
@@ -128,6 +132,14 @@ def plot_field_slice(
         or arrow_step < 1
     ):
         raise ValueError(f"`arrow_step` must be a positive int, got {arrow_step!r}.")
+    if arrow_scale is not None and not (
+        isinstance(arrow_scale, (int, float, np.number))
+        and not isinstance(arrow_scale, bool)
+        and arrow_scale > 0
+    ):
+        raise ValueError(
+            f"`arrow_scale` must be a positive number or None, got {arrow_scale!r}."
+        )
     if isinstance(ncols, bool) or not isinstance(ncols, (int, np.integer)) or ncols < 1:
         raise ValueError(f"`ncols` must be a positive int, got {ncols!r}.")
     orders, slices = ftype.field_orders, ftype.slices()
@@ -177,7 +189,10 @@ def plot_field_slice(
                 label = "norm"
             # Matplotlib scales arrows by their mean length: fix the scale of an
             # all-zero slice, which it would divide by zero.
-            scale = {} if np.any(sub[..., list(in_plane)]) else {"scale": 1.0}
+            if arrow_scale is not None:
+                scale = {"scale": 1.0 / arrow_scale, "scale_units": "xy"}
+            else:
+                scale = {} if np.any(sub[..., list(in_plane)]) else {"scale": 1.0}
             arrows = ax.quiver(
                 su.T,
                 sv.T,

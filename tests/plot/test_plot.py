@@ -246,6 +246,16 @@ def test_plot_field_slice_draws_an_all_zero_vector_field_without_warnings(tmp_pa
     assert "field 0 (vector)" in [ax.get_title() for ax in fig.axes]
 
 
+def test_plot_field_slice_draws_vectors_at_their_length_with_arrow_scale():
+    from matplotlib.quiver import Quiver
+
+    volume = np.zeros((5, 5, 5, 3))
+    volume[..., 0] = 2.0  # 2 voxels along x
+    fig = plot_field_slice(volume, "1x1", arrow_scale=0.5, arrow_step=1)
+    (arrows,) = [c for ax in fig.axes for c in ax.collections if isinstance(c, Quiver)]
+    assert arrows.scale == 2.0 and arrows.scale_units == "xy"  # drawn 1 voxel long
+
+
 @pytest.mark.parametrize(
     "volume_shape, kwargs, message",
     [
@@ -258,6 +268,8 @@ def test_plot_field_slice_draws_an_all_zero_vector_field_without_warnings(tmp_pa
         ((5, 5, 5, 1), {"index": -6}, "index"),
         ((5, 5, 5, 1), {"field_indices": [1]}, "field_indices"),
         ((5, 5, 5, 3), {"fields": "1x1", "vector_colour": "red"}, "vector_colour"),
+        ((5, 5, 5, 3), {"fields": "1x1", "arrow_scale": 0}, "arrow_scale"),
+        ((5, 5, 5, 3), {"fields": "1x1", "arrow_scale": "1"}, "arrow_scale"),
     ],
 )
 def test_plot_field_slice_rejects_bad_input(volume_shape, kwargs, message):
