@@ -51,18 +51,11 @@ print(json.dumps({"step_ms": 1000 * statistics.median(times), "peak_mb": peak_mb
 """
 
 
-def run(name, size, batch, classes, steps):
+def run_child(code, *args):
+    """Run ``code`` in a fresh Python process with ``args``; its last line of
+    standard output, parsed as JSON."""
     out = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            _CHILD,
-            name,
-            str(size),
-            str(batch),
-            str(classes),
-            str(steps),
-        ],
+        [sys.executable, "-c", code, *map(str, args)],
         capture_output=True,
         text=True,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
@@ -70,6 +63,10 @@ def run(name, size, batch, classes, steps):
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-2000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run(name, size, batch, classes, steps):
+    return run_child(_CHILD, name, size, batch, classes, steps)
 
 
 def main():

@@ -13,11 +13,10 @@ call) against its collapse to stock ``Conv3D`` layers (``keras_se3.collapse``).
 """
 
 import argparse
-import json
-import os
 import pathlib
-import subprocess
 import sys
+
+from paper_nets import run_child  # benchmarks/paper_nets.py: a fresh process
 
 _TRAIN = r"""
 import json, os, resource, statistics, sys, time
@@ -71,18 +70,6 @@ print(json.dumps(result))
 """
 
 
-def run(code, *args):
-    out = subprocess.run(
-        [sys.executable, "-c", code, *map(str, args)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr[-2000:])
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=65, help="grid size (n-1)%%4==0")
@@ -90,8 +77,8 @@ def main():
     parser.add_argument("--steps", type=int, default=5)
     args = parser.parse_args()
     names = ("se3_unet", "unet_cnn")
-    train = {n: run(_TRAIN, n, args.size, args.batch, args.steps) for n in names}
-    infer = run(_INFER, args.size, args.batch, args.steps)
+    train = {n: run_child(_TRAIN, n, args.size, args.batch, args.steps) for n in names}
+    infer = run_child(_INFER, args.size, args.batch, args.steps)
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "examples"))
     from machine import cpu_name, usable_cores  # examples/machine.py
 
