@@ -262,6 +262,30 @@ def plot_scene(path, voxels, targets, predictions):
     fig.savefig(path, dpi=100)
 
 
+def export(model, directory, sample):
+    """Collapse ``model`` and write ``collapsed.keras``, ``model.onnx`` and
+    ``saved_model/`` to ``directory``, each checked against ``model`` on
+    ``sample`` (onnxruntime for the ONNX file); returns the relative errors."""
+    from keras_se3.export import to_saved_model
+
+    os.makedirs(directory, exist_ok=True)
+    paths = {
+        "collapsed": os.path.join(directory, "collapsed.keras"),
+        "onnx": os.path.join(directory, "model.onnx"),
+    }
+    errors = experiment.export_trained(model, paths, sample)
+    errors["saved_model"] = float(
+        to_saved_model(
+            model,
+            os.path.join(directory, "saved_model"),
+            check=True,
+            check_inputs=[sample],
+            tolerance=1e-3,
+        )
+    )
+    return errors
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset-config", default="default", help="of tetris_scenes")
@@ -310,24 +334,8 @@ def main(argv=None):
     print()
     print(table(results))
     if args.export:
-        os.makedirs(args.export, exist_ok=True)
-        paths = {
-            "collapsed": os.path.join(args.export, "collapsed.keras"),
-            "onnx": os.path.join(args.export, "model.onnx"),
-        }
         sample = tests["test"][0][:2]
-        errors = experiment.export_trained(models["se3_unet"], paths, sample)
-        from keras_se3.export import to_saved_model
-
-        errors["saved_model"] = float(
-            to_saved_model(
-                models["se3_unet"],
-                os.path.join(args.export, "saved_model"),
-                check=True,
-                check_inputs=[sample],
-                tolerance=1e-3,
-            )
-        )
+        errors = export(models["se3_unet"], args.export, sample)
         results["se3_unet"]["export_errors"] = errors
         print(f"\nexported se3_unet to {args.export}: relative errors {errors}")
     if args.plots:
