@@ -52,9 +52,9 @@ class TripleProductPooling(FieldLayer):
     Args:
         fields: input field type, with at least 3 fields of order 1.
         units: number of triple products ``k``.
-        kernel_initializer: of the ``[3, n, units]`` mixing weights (``n``
-            vector fields); the default keeps each combination's norm near the
-            fields' norm.
+        kernel_initializer: of the ``[n, 3 units]`` mixing weights (``n``
+            vector fields; the columns of ``a``, then ``b``, then ``c``); the
+            default keeps each combination's norm near the fields' norm.
         **kwargs: base ``keras.layers.Layer`` arguments.
 
     Input shape:
@@ -124,9 +124,9 @@ class TripleProductPooling(FieldLayer):
         """``[a, b, c]``, each a list of the 3 components ``[..., units]``."""
         # One matmul per component gives a, b and c side by side.
         dtype = keras.backend.result_type(inputs.dtype, "float32")
-        kernel = ops.cast(self.kernel, dtype)
+        kernel, inputs = ops.cast(self.kernel, dtype), ops.cast(inputs, dtype)
         mixed = [
-            ops.matmul(ops.take(ops.cast(inputs, dtype), index, axis=-1), kernel)
+            ops.matmul(ops.take(inputs, index, axis=-1), kernel)
             for index in self._components
         ]
         parts = [ops.split(m, 3, axis=-1) for m in mixed]  # [component][a, b, c]
