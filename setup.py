@@ -3,7 +3,7 @@ from setuptools import find_packages, setup
 # The TFDS builders live in the top-level `datasets/<name>/` folders (the `tfds new`
 # layout) and are installed as `keras_se3.datasets.<name>`: importing
 # `keras_se3.datasets` registers them. No top-level `datasets` package is installed.
-_DATASETS = ("tetris", "tetris_scenes", "cath", "shrec17")
+_DATASETS = ("tetris", "tetris_scenes", "cath", "shrec17", "protein_sse")
 _DATA_FILES = [
     "README.md",
     "CITATIONS.bib",
@@ -60,12 +60,23 @@ setup(
             # `torch` pulls the CUDA build (several GB). jax: the tested minor.
             "jax>=0.10,<0.11",
             "torch==2.13.0",
+            # The protein_sse builder reads MDAnalysisTests' chains (the
+            # "proteins" extra); its tests build it from the real files.
+            "MDAnalysisTests>=2.7",
+            "gemmi>=0.6",
         ],
         # The other Keras backends (KERAS_BACKEND=jax / torch; README "Backends").
         "jax": ["jax>=0.4.30"],
         "torch": ["torch>=2.1"],
         "export": ["tf2onnx>=1.16,<1.18", "onnx>=1.16,<1.24", "onnxruntime>=1.18"],
         "data": ["tensorflow-datasets>=4.9,<4.10", "trimesh>=4"],
+        # The protein_sse dataset: real chains and their DSSP labels from
+        # MDAnalysisTests (60 MB; it installs MDAnalysis), parsed with gemmi.
+        "proteins": [
+            "tensorflow-datasets>=4.9,<4.10",
+            "MDAnalysisTests>=2.7",
+            "gemmi>=0.6",
+        ],
         # The `tfds build` command line of TFDS 4.9.10 imports these on start-up
         # (not needed for tfds.load or the builders themselves).
         "tfds-cli": ["tensorflow-datasets>=4.9,<4.10", "apache-beam", "mlcroissant"],

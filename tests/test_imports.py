@@ -167,6 +167,7 @@ def test_the_graph_sees_the_package(files, graph):
     assert {PACKAGE, SO3, f"{SO3}.wigner", f"{PACKAGE}.field_type"} <= set(files)
     assert f"{PACKAGE}.datasets.tetris.tetris_dataset_builder" in files
     assert f"{PACKAGE}.datasets.tetris_scenes.tetris_scenes_dataset_builder" in files
+    assert f"{PACKAGE}.datasets.protein_sse.protein_sse_dataset_builder" in files
     targets = {e[0] for e in graph[f"{PACKAGE}.field_type"]}
     assert f"{SO3}.wigner" in targets
     assert f"{PACKAGE}.export.collapse" in {e[0] for e in graph[f"{PACKAGE}.export"]}

@@ -26,8 +26,9 @@ import keras_se3, keras_se3.datasets, tensorflow_datasets as tfds
 where = pathlib.Path(keras_se3.__file__).resolve()
 assert str(where).startswith(sys.prefix), f"keras_se3 imported from {where}"
 builders = set(tfds.list_builders())
-assert {"tetris", "tetris_scenes", "cath", "shrec17"} <= builders, sorted(builders)[:20]
-for name in ("tetris", "tetris_scenes", "cath", "shrec17"):
+NAMES = ("tetris", "tetris_scenes", "cath", "shrec17", "protein_sse")
+assert set(NAMES) <= builders, sorted(builders)[:20]
+for name in NAMES:
     folder = pathlib.Path(keras_se3.datasets.__file__).parent / name
     assert (folder / "README.md").is_file() and (folder / "checksums.tsv").is_file()
 assert any((folder / "dummy_data").iterdir())
@@ -51,6 +52,7 @@ def test_sdist_and_wheel_install_and_work_away_from_the_checkout(tmp_path):
     assert "keras_se3/datasets/tetris/tetris_dataset_builder.py" in names
     assert "keras_se3/datasets/tetris_scenes/tetris_scenes_dataset_builder.py" in names
     assert "keras_se3/datasets/tetris_scenes/README.md" in names
+    assert "keras_se3/datasets/protein_sse/protein_sse_dataset_builder.py" in names
     assert "keras_se3/datasets/cath/dummy_data/cath_10arch_ca.npz" in names
     assert not any(name.startswith(("tests/", "datasets/")) for name in names)
     assert any(name.endswith(".dist-info/licenses/LICENSE") for name in names) or any(

@@ -1,6 +1,7 @@
-"""TFDS datasets: ``tetris``, ``cath``, ``shrec17`` (the paper's) and ``tetris_scenes``.
+"""TFDS datasets: ``tetris``, ``cath``, ``shrec17`` (the paper's), ``tetris_scenes``
+and ``protein_sse``.
 
-Importing this package registers the four TensorFlow Datasets builders, so that::
+Importing this package registers the five TensorFlow Datasets builders, so that::
 
     import tensorflow_datasets as tfds
     import keras_se3.datasets  # noqa: F401  (registers the builders)
@@ -9,6 +10,7 @@ Importing this package registers the four TensorFlow Datasets builders, so that:
     tfds.load("tetris_scenes")      # generated: per-voxel classes and centroid offsets
     tfds.load("cath/10arch")        # downloads cath_10arch_ca.npz (or manual_dir)
     tfds.load("shrec17/perturbed")  # manual download (see the builder's README)
+    tfds.load("protein_sse")        # 50 PDB chains, DSSP labels ("proteins" extra)
 
 It also provides the input pipelines that voxelise the stored coordinates with an
 exact random rotation (:func:`cath_pipeline`, :func:`shrec17_pipeline`,
@@ -50,6 +52,7 @@ from keras_se3.datasets.pipelines import (  # noqa: E402
     tetris_pipeline,
     voxel_pipeline,
 )
+from keras_se3.datasets.protein_sse import protein_sse_dataset_builder  # noqa: E402
 from keras_se3.datasets.shrec17 import shrec17_dataset_builder  # noqa: E402
 from keras_se3.datasets.tetris import tetris_dataset_builder  # noqa: E402
 from keras_se3.datasets.tetris_scenes import (  # noqa: E402
@@ -60,9 +63,11 @@ Tetris = tetris_dataset_builder.Builder
 TetrisScenes = tetris_scenes_dataset_builder.Builder
 Cath = cath_dataset_builder.Builder
 Shrec17 = shrec17_dataset_builder.Builder
+ProteinSse = protein_sse_dataset_builder.Builder
 
 __all__ = [
     "Cath",
+    "ProteinSse",
     "Shrec17",
     "Tetris",
     "TetrisScenes",
