@@ -14,7 +14,8 @@ Importing this package registers the five TensorFlow Datasets builders, so that:
 
 It also provides the input pipelines that voxelise the stored coordinates with an
 exact random rotation (:func:`cath_pipeline`, :func:`shrec17_pipeline`,
-:func:`tetris_pipeline`).  Needs the ``data`` extra:
+:func:`tetris_pipeline`), and per-element atom densities with the voxels of the
+residues for ``protein_sse`` (:func:`protein_sse_pipeline`).  Needs the ``data`` extra:
 ``pip install "keras-se3[data]"`` (tensorflow-datasets and trimesh).
 
 The builders' sources live in the repository's top-level ``datasets/<name>/``
@@ -52,6 +53,7 @@ from keras_se3.datasets.pipelines import (  # noqa: E402
     tetris_pipeline,
     voxel_pipeline,
 )
+from keras_se3.datasets.protein_pipeline import protein_sse_pipeline  # noqa: E402
 from keras_se3.datasets.protein_sse import protein_sse_dataset_builder  # noqa: E402
 from keras_se3.datasets.shrec17 import shrec17_dataset_builder  # noqa: E402
 from keras_se3.datasets.tetris import tetris_dataset_builder  # noqa: E402
@@ -72,6 +74,7 @@ __all__ = [
     "Tetris",
     "TetrisScenes",
     "cath_pipeline",
+    "protein_sse_pipeline",
     "shrec17_pipeline",
     "tetris_pipeline",
     "voxel_pipeline",
