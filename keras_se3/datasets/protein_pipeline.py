@@ -71,10 +71,11 @@ def protein_sse_pipeline(
             more is an error: raise it to the chain's length).
         shuffle: shuffle; default: for ``"train"`` only.
         shuffle_buffer: shuffle buffer size.
-        as_dict: if False (default) yield ``((voxels, residue_voxels), labels,
-            weights)``, ready for ``model.fit`` with a model that takes both
-            inputs; if True yield dicts with those and ``rotation``, ``offset``,
-            ``centre`` (Å, deposited frame), ``num_dropped`` and ``pdb_id``.
+        as_dict: if False (default) yield
+            ``((voxels, residue_voxels), labels, weights)``, ready for
+            ``model.fit`` with a model that takes both inputs; if True yield
+            dicts with those and ``rotation``, ``offset``, ``centre`` (Å,
+            deposited frame), ``num_dropped`` and ``pdb_id``.
 
     Returns:
         A ``tf.data.Dataset``: voxels ``[B, n, n, n, 4]`` float32, residue voxels
