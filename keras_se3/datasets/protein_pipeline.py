@@ -46,10 +46,10 @@ def protein_sse_pipeline(
     never resampled.
 
     The targets are per residue: the voxel of its Cα (rounded) and its DSSP class.
-    A model reads its per-voxel output at those voxels (for example
-    ``ops.take_along_axis`` on the flattened grid) and is scored there. Residues
-    whose Cα falls outside the grid, and the padding up to ``max_residues``, have
-    weight 0.
+    The model stays a per-voxel net (a U-Net, exportable as it is); its loss and
+    scores read its output at those voxels (for example ``ops.take_along_axis`` on
+    the flattened grid). Residues whose Cα falls outside the grid, and the padding
+    up to ``max_residues``, have weight 0.
 
     Args:
         split: ``"train"``, ``"validation"`` or ``"test"`` (any TFDS split string).
@@ -71,16 +71,17 @@ def protein_sse_pipeline(
             more is an error: raise it to the chain's length).
         shuffle: shuffle; default: for ``"train"`` only.
         shuffle_buffer: shuffle buffer size.
-        as_dict: if False (default) yield
-            ``((voxels, residue_voxels), labels, weights)``, ready for
-            ``model.fit`` with a model that takes both inputs; if True yield
-            dicts with those and ``rotation``, ``offset``, ``centre`` (Å,
+        as_dict: if False (default) yield ``(voxels, targets, weights)`` for
+            ``model.fit``, with ``targets`` the residue voxels and labels side
+            by side; if True yield dicts with ``voxels``, ``residue_voxels``,
+            ``labels``, ``weights``, ``rotation``, ``offset``, ``centre`` (Å,
             deposited frame), ``num_dropped`` and ``pdb_id``.
 
     Returns:
-        A ``tf.data.Dataset``: voxels ``[B, n, n, n, 4]`` float32, residue voxels
-        ``[B, max_residues, 3]`` int32, labels ``[B, max_residues]`` int32 (0
-        helix, 1 strand, 2 coil) and weights ``[B, max_residues]`` float32.
+        A ``tf.data.Dataset``: voxels ``[B, n, n, n, 4]`` float32; targets
+        ``[B, max_residues, 4]`` int32, per residue the voxel ``(i, j, k)`` of its
+        Cα and its label (0 helix, 1 strand, 2 coil); weights
+        ``[B, max_residues]`` float32.
 
     Example:
         ``protein_sse_pipeline("test", crop=False, grid_size=65, rotate=True)``:
@@ -164,7 +165,7 @@ def protein_sse_pipeline(
                 "num_dropped": dropped,
                 "pdb_id": example["pdb_id"],
             }
-        return (voxels, index), labels, weights
+        return voxels, tf.concat([index, labels[:, None]], axis=-1), weights
 
     dataset = dataset.map(
         voxelize, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True

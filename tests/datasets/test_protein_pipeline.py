@@ -87,10 +87,13 @@ def test_crops_centre_a_residue_and_weigh_only_residues_inside(chains):
 
 
 def test_batches_for_fit_and_a_chain_too_long_is_a_clear_error(chains):
-    (voxels, index), labels, weights = next(
-        iter(protein_sse_pipeline("test", dataset=chains, grid_size=9, batch_size=2))
-    )
-    assert voxels.shape == (2, 9, 9, 9, 4) and index.shape == (2, 192, 3)
-    assert labels.shape == weights.shape == (2, 192) and index.dtype == tf.int32
+    batches = protein_sse_pipeline("test", dataset=chains, grid_size=9, batch_size=2)
+    voxels, targets, weights = next(iter(batches))
+    assert voxels.shape == (2, 9, 9, 9, 4) and targets.shape == (2, 192, 4)
+    assert weights.shape == (2, 192) and targets.dtype == tf.int32
+    example = _examples(chains, grid_size=9)[0]
+    np.testing.assert_array_equal(targets[0, :, :3], example["residue_voxels"])
+    np.testing.assert_array_equal(targets[0, :, 3], example["labels"])
+    np.testing.assert_array_equal(weights[0], example["weights"])
     with pytest.raises(tf.errors.InvalidArgumentError, match="max_residues=50"):
         next(iter(protein_sse_pipeline("test", dataset=chains, max_residues=50)))
