@@ -66,6 +66,31 @@ def run_main(main):
         sys.exit(130)
 
 
+def add_unet_comparison_arguments(parser, *, steps):
+    """Add the options of a dense-prediction comparison (examples/segmentation.py,
+    examples/proteins.py): ``--data-dir``, ``--steps``, ``--batch-size``,
+    ``--learning-rate``, ``--seed``, which nets (``--no-cnn``, ``--cnn-rotate``)
+    and outputs (``--export``, ``--plots``, ``--json``, ``--verbose``).
+
+    Returns:
+        ``parser``.
+    """
+    parser.add_argument("--data-dir", help="TFDS data directory")
+    parser.add_argument("--steps", type=int, default=steps, help="Adam steps")
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--learning-rate", type=float, default=1e-2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-cnn", action="store_true", help="skip unet_cnn")
+    parser.add_argument(
+        "--cnn-rotate", action="store_true", help="add unet_cnn trained on rotations"
+    )
+    parser.add_argument("--export", metavar="DIR", help="collapse + ONNX export here")
+    parser.add_argument("--plots", metavar="DIR", help="save the figure here")
+    parser.add_argument("--json", help="write the results here too")
+    parser.add_argument("--verbose", type=int, default=1, help="of model.fit")
+    return parser
+
+
 def add_training_arguments(parser, *, epochs, batch_size, learning_rate):
     """Add the options of a training run to an ``argparse`` parser.
 

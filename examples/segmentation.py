@@ -288,22 +288,10 @@ def export(model, directory, sample):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    experiment.add_unet_comparison_arguments(parser, steps=400)
     parser.add_argument("--dataset-config", default="default", help="of tetris_scenes")
-    parser.add_argument("--data-dir", help="TFDS data directory")
-    parser.add_argument("--steps", type=int, default=400, help="Adam steps")
-    parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--learning-rate", type=float, default=1e-2)
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train-scenes", type=int, help="use the first N only")
     parser.add_argument("--test-scenes", type=int, help="score the first N only")
-    parser.add_argument("--no-cnn", action="store_true", help="skip unet_cnn")
-    parser.add_argument(
-        "--cnn-rotate", action="store_true", help="add unet_cnn trained on rotations"
-    )
-    parser.add_argument("--export", metavar="DIR", help="collapse + ONNX export here")
-    parser.add_argument("--plots", metavar="DIR", help="save the figure here")
-    parser.add_argument("--json", help="write the results here too")
-    parser.add_argument("--verbose", type=int, default=1, help="of model.fit")
     return parser.parse_args(argv)
 
 
