@@ -270,11 +270,21 @@ def main(argv=None):
         plot_chain(path, voxels, targets, weights, predictions)
         print(f"figure: {path}")
     minutes = (time.perf_counter() - start) / 60
+    peak = machine.peak_memory_mb()
+    for variant, result in results.items():
+        per_step = result["train_seconds"] / args.steps
+        print(f"{variant}: {per_step:.2f} s per training step")
     print(
         f"\n{minutes:.1f} min on {machine.usable_cores()} core(s) of "
         f"{machine.cpu_name()}, {args.steps} steps of batch {args.batch_size}, "
-        f"crops {args.crop}^3"
+        f"crops {args.crop}^3; peak memory of the process (all nets) "
+        + (f"{peak:.0f} MB" if peak else "unknown")
     )
+    results["machine"] = {
+        "cpu": machine.cpu_name(),
+        "cores": machine.usable_cores(),
+        "peak_memory_mb": peak,
+    }
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"args": vars(args), "results": results}, f, indent=2)
