@@ -222,8 +222,9 @@ def parse_args(argv=None):
     parser.add_argument(
         "--eval-grid",
         type=int,
-        default=65,
-        help="grid of the whole test chains (65 holds every chain at 1 Å)",
+        default=85,
+        help="grid of the whole test chains (85 holds every chain at 1 Å in any "
+        "orientation)",
     )
     parser.add_argument(
         "--test-rotations", type=int, default=5, help="random rotations per chain"

@@ -38,9 +38,10 @@ def protein_sse_pipeline(
     Each chain's heavy atoms become Gaussians of ``sigma`` Å, one channel per
     element (C, N, O, S), on a ``grid_size``^3 grid of ``voxel_size`` Å voxels.
     The grid is centred on the Cα of a random residue (``crop``: a new one each
-    epoch) or on the chain's centroid (whole chains: 65^3 at 1 Å holds every
-    chain of the dataset, up to 62 Å across, in any orientation but its
-    diagonal; ``num_dropped`` counts atoms that fall outside).  The coordinates
+    epoch) or on the chain's centroid (whole chains: every atom of the dataset
+    lies within 41 Å of its chain's centroid, so 85^3 at 1 Å holds every chain
+    in any orientation; 65^3 holds 43 of the 50, and 7 lose atoms in some
+    orientations, which ``num_dropped`` counts).  The coordinates
     are rotated about that centre by a Haar-random rotation and translated by a
     random sub-voxel offset, then voxelised: a rotated chain is voxelised afresh,
     never resampled.
@@ -84,7 +85,7 @@ def protein_sse_pipeline(
         ``[B, max_residues]`` float32.
 
     Example:
-        ``protein_sse_pipeline("test", crop=False, grid_size=65, rotate=True)``:
+        ``protein_sse_pipeline("test", crop=False, grid_size=85, rotate=True)``:
         whole test chains at random orientations, voxelised afresh.
     """
     is_train = split == "train"

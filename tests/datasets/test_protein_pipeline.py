@@ -57,12 +57,12 @@ def test_each_residue_voxel_holds_its_c_alpha(chains):
     residue's voxel is that of an atom within half a voxel diagonal."""
     raw = _raw(chains)
     for options in ({}, {"rotate": True, "shift": True}):
-        examples = _examples(chains, grid_size=65, **options)
+        examples = _examples(chains, grid_size=85, **options)
         for chain, example in zip(raw, examples):
             count = chain["num_residues"]
             weights = example["weights"]
             assert weights.shape == (192,) and np.all(weights[count:] == 0)
-            assert weights[:count].mean() == 1  # whole chains: every residue inside
+            assert weights[:count].mean() == 1  # 85^3 holds every residue
             np.testing.assert_array_equal(
                 example["labels"][:count], chain["residues"]["label"]
             )
