@@ -103,7 +103,8 @@ def train(variant, args):
     ).repeat()
     print(f"\n{variant}: {experiment.trainable_parameters(model):,} parameters")
     start = time.perf_counter()
-    model.fit(data, epochs=1, steps_per_epoch=args.steps, verbose=args.verbose)
+    fit = dict(epochs=1, steps_per_epoch=args.steps, verbose=args.verbose)
+    model.fit(data, shuffle=False, **fit)  # the pipeline shuffles the chains
     return model, time.perf_counter() - start
 
 
