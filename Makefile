@@ -90,7 +90,7 @@ fast-tier:
 
 # The main job: the paper's Tetris experiment in a reduced setting (17^3 grid, one
 # seed, steerable net and CNN trained on the canonical pieces at random sub-voxel
-# offsets, tested on 200 pieces per rotated split), then collapse + ONNX export of
+# offsets, tested on 100 pieces per rotated split), then collapse + ONNX export of
 # the steerable net, checked in onnxruntime, and figures. Outputs in build/demo/.
 # 160 steps: with the recipe's triple products every seed tried (0 and 1 at 160;
 # 0-4 at 200) fitted all 8 pieces and classified every re-voxelised rotation
