@@ -92,7 +92,7 @@ fast-tier:
 # seed, steerable net and CNN trained on the canonical pieces at random sub-voxel
 # offsets, tested on 100 pieces per rotated split), then collapse + ONNX export of
 # the steerable net, checked in onnxruntime, and figures. Outputs in build/demo/.
-# 160 steps: with the recipe's triple products every seed tried (0 and 1 at 160;
+# 160 steps: with the recipe's triple products every seed tried (0, 1, 4 at 160;
 # 0-4 at 200) fitted all 8 pieces and classified every re-voxelised rotation
 # (docs/results.md); 100 test pieces per split keep the whole job under 10 min.
 DEMO_STEPS ?= 160
