@@ -1,13 +1,15 @@
 """End-to-end run of examples/tetris.py (the script `make demo` runs).
 
-The `small` Tetris config (17^3) is generated into a temporary data_dir, both nets
+The `coarse` Tetris config (13^3; `make demo` runs `small`, 17^3, through the same
+code) is generated into a temporary data_dir, both nets
 train for one step, and the steerable one is exported to ONNX and checked in
 onnxruntime; the figures are written.  Accuracies after one step mean nothing:
 the test checks that the table, the export check and the plots are produced.
 It tests on 8 pieces per rotated split (`--test-pieces`): evaluating all 1,808
 made it the slowest test (1,085 s in a suite run on a slow machine; 190 s with 24,
-87 s with 24 pieces and 3 steps on AVX-512).  Its time is now mostly fixed costs:
-generating the dataset (~16 s), tracing each net, the export (~27 s), the plots.
+87 s with 24 pieces and 3 steps on AVX-512; 46 s with 8 pieces, 37 s on the coarse
+grid).  Its time is now mostly fixed costs: generating the dataset, tracing each
+net, the export, the plots.
 """
 
 import re
@@ -37,7 +39,7 @@ def test_tetris_script_trains_exports_and_plots(tmp_path):
     out = tmp_path / "out"
     result, log = run_script(
         "tetris.py",
-        "--config", "small", "--data-dir", tmp_path / "tfds",
+        "--config", "coarse", "--data-dir", tmp_path / "tfds",
         "--steps", 1, "--seeds", 1, "--test-pieces", 8, "--verbose", 2,
         "--export", out, "--plots", out,
     )  # fmt: skip
