@@ -67,7 +67,7 @@ test-latest:
 # they would double the suite's time); tests/test_backends.py moves the three
 # paper nets between all three backends from the TensorFlow run.
 # Each pass lists its 15 slowest tests: where the budget (12 min on 2 AVX-512
-# cores, 30 on AVX2) goes; 12.5-13 min on a 2-core AVX-512 EPYC (docs/design.md).
+# cores, 30 on AVX2) goes; 11-13 min on a 2-core AVX-512 EPYC (docs/design.md).
 OTHER_BACKENDS ?= jax torch
 DURATIONS ?= --durations=15
 test: lint
